@@ -1,0 +1,16 @@
+//! Vellum's schema migrations: one backend-neutral step per file, run on SQLite and
+//! PostgreSQL alike. Migrations never import the application's entities, so an old step
+//! never changes meaning when the code around it does.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_core;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_core::Migration)]
+    }
+}

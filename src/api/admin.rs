@@ -1,0 +1,339 @@
+//! `/api/v1/manage/{users,roles,policies,tokens,events}`: administration.
+
+use poem::http::StatusCode;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::{Value, json};
+
+use super::{Auth, Reply};
+use crate::domain::fmt_ts;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::services::Services;
+use crate::services::admin::{NewPolicy, NewUser, UserPatch};
+use crate::store::auth::{PolicyRow, RoleRow, TokenRow, UserRow};
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Users, roles, policies, API tokens and the event log
+    Administration,
+}
+
+pub struct AdminApi {
+    pub services: Services,
+    pub public_url: String,
+}
+
+/// A new user.
+#[derive(Object)]
+#[oai(rename = "UserCreate", deny_unknown_fields)]
+pub struct UserCreate {
+    pub email: String,
+    /// 10 to 256 characters.
+    pub password: String,
+    /// Role name (default `author`).
+    pub role: Option<String>,
+}
+
+/// Changes to a user.
+#[derive(Object)]
+#[oai(rename = "UserUpdate", deny_unknown_fields)]
+pub struct UserUpdate {
+    pub role: Option<String>,
+    pub password: Option<String>,
+    /// A deactivated user cannot log in; their sessions end at once.
+    pub active: Option<bool>,
+}
+
+/// A new role.
+#[derive(Object)]
+#[oai(rename = "RoleCreate", deny_unknown_fields)]
+pub struct RoleCreate {
+    /// Lowercase letters, digits and `_`.
+    pub name: String,
+    #[oai(default)]
+    pub description: String,
+    /// A role whose rights this one inherits.
+    pub inherits: Option<String>,
+}
+
+/// A policy: `role` may do `action` on `resource`.
+#[derive(Object)]
+#[oai(rename = "PolicyCreate", deny_unknown_fields)]
+pub struct PolicyCreate {
+    pub role: String,
+    /// A content type api_id, `*` (all content types), or an admin resource
+    /// (`schema`, `users`, `roles`, `policies`, `tokens`, `webhooks`, `assets`, `audit`, `locales`).
+    pub resource: String,
+    /// `read`, `create`, `update`, `delete`, `publish` or `*`.
+    pub action: String,
+    /// Field rules: `{"allow": [...]}` or `{"deny": [...]}` (stored; enforced with the workflow issue).
+    pub fields: Option<Value>,
+    /// `owner`: only on entries the caller owns.
+    pub condition: Option<String>,
+}
+
+/// A new API token.
+#[derive(Object)]
+#[oai(rename = "TokenCreate", deny_unknown_fields)]
+pub struct TokenCreate {
+    pub name: String,
+    /// The role the token acts with.
+    pub role: String,
+    /// Optional expiry (RFC 3339).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn user_json(u: &UserRow) -> Value {
+    json!({ "id": u.id, "email": u.email, "role": u.role, "active": u.active, "created_at": fmt_ts(&u.created_at), "updated_at": fmt_ts(&u.updated_at) })
+}
+
+fn role_json(r: &RoleRow) -> Value {
+    json!({ "name": r.name, "description": r.description, "inherits": r.inherits, "builtin": r.builtin })
+}
+
+fn policy_json(p: &PolicyRow) -> Value {
+    json!({ "id": p.id, "role": p.role, "resource": p.resource, "action": p.action, "fields": p.fields, "condition": p.condition, "created_at": fmt_ts(&p.created_at) })
+}
+
+fn token_json(t: &TokenRow) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
+        "expires_at": t.expires_at.as_ref().map(fmt_ts),
+        "revoked_at": t.revoked_at.as_ref().map(fmt_ts),
+        "created_at": fmt_ts(&t.created_at),
+        "last_used_at": t.last_used_at.as_ref().map(fmt_ts),
+    })
+}
+
+fn list(items: Vec<Value>) -> Reply {
+    let total = items.len();
+    Reply::json(&json!({ "items": items, "next_cursor": null, "total": total }))
+}
+
+#[OpenApi(prefix_path = "/api/v1/manage", tag = "Tag::Administration")]
+impl AdminApi {
+    /// List users.
+    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
+    async fn list_users(&self, auth: Auth) -> ApiResult<Reply> {
+        Ok(list(
+            self.services
+                .admin
+                .list_users(&auth.0)
+                .await?
+                .iter()
+                .map(user_json)
+                .collect(),
+        ))
+    }
+
+    /// Create a user.
+    #[oai(path = "/users", method = "post", operation_id = "createUser")]
+    async fn create_user(&self, auth: Auth, body: Json<UserCreate>) -> ApiResult<Reply> {
+        let b = body.0;
+        let u = self
+            .services
+            .admin
+            .create_user(
+                Some(&auth.0),
+                NewUser {
+                    email: b.email,
+                    password: b.password,
+                    role: b.role.unwrap_or_else(|| "author".into()),
+                },
+            )
+            .await?;
+        Ok(Reply::json(&user_json(&u))
+            .status(StatusCode::CREATED)
+            .header(
+                "location",
+                format!("{}/api/v1/manage/users/{}", self.public_url, u.id),
+            ))
+    }
+
+    /// Get a user.
+    #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
+    async fn get_user(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+        Ok(Reply::json(&user_json(
+            &self.services.admin.get_user(&auth.0, &id).await?,
+        )))
+    }
+
+    /// Change a user's role, password or active flag.
+    #[oai(path = "/users/:id", method = "patch", operation_id = "updateUser")]
+    async fn update_user(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<UserUpdate>,
+    ) -> ApiResult<Reply> {
+        let b = body.0;
+        let u = self
+            .services
+            .admin
+            .update_user(
+                &auth.0,
+                &id,
+                UserPatch {
+                    role: b.role,
+                    password: b.password,
+                    active: b.active,
+                },
+            )
+            .await?;
+        Ok(Reply::json(&user_json(&u)))
+    }
+
+    /// Delete a user.
+    #[oai(path = "/users/:id", method = "delete", operation_id = "deleteUser")]
+    async fn delete_user(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+        self.services.admin.delete_user(&auth.0, &id).await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// List roles.
+    #[oai(path = "/roles", method = "get", operation_id = "listRoles")]
+    async fn list_roles(&self, auth: Auth) -> ApiResult<Reply> {
+        Ok(list(
+            self.services
+                .admin
+                .list_roles(&auth.0)
+                .await?
+                .iter()
+                .map(role_json)
+                .collect(),
+        ))
+    }
+
+    /// Create a role.
+    #[oai(path = "/roles", method = "post", operation_id = "createRole")]
+    async fn create_role(&self, auth: Auth, body: Json<RoleCreate>) -> ApiResult<Reply> {
+        let b = body.0;
+        let r = self
+            .services
+            .admin
+            .create_role(&auth.0, &b.name, &b.description, b.inherits)
+            .await?;
+        Ok(Reply::json(&role_json(&r)).status(StatusCode::CREATED))
+    }
+
+    /// Delete a role that nobody uses (built-in roles stay).
+    #[oai(path = "/roles/:name", method = "delete", operation_id = "deleteRole")]
+    async fn delete_role(&self, auth: Auth, name: Path<String>) -> ApiResult<Reply> {
+        self.services.admin.delete_role(&auth.0, &name).await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// List policies.
+    #[oai(path = "/policies", method = "get", operation_id = "listPolicies")]
+    async fn list_policies(&self, auth: Auth) -> ApiResult<Reply> {
+        Ok(list(
+            self.services
+                .admin
+                .list_policies(&auth.0)
+                .await?
+                .iter()
+                .map(policy_json)
+                .collect(),
+        ))
+    }
+
+    /// Grant a right: `{"role": "public", "resource": "article", "action": "read"}`.
+    #[oai(path = "/policies", method = "post", operation_id = "createPolicy")]
+    async fn create_policy(&self, auth: Auth, body: Json<PolicyCreate>) -> ApiResult<Reply> {
+        let b = body.0;
+        let p = self
+            .services
+            .admin
+            .create_policy(
+                &auth.0,
+                NewPolicy {
+                    role: b.role,
+                    resource: b.resource,
+                    action: b.action,
+                    fields: b.fields,
+                    condition: b.condition,
+                },
+            )
+            .await?;
+        Ok(Reply::json(&policy_json(&p)).status(StatusCode::CREATED))
+    }
+
+    /// Remove a policy.
+    #[oai(
+        path = "/policies/:id",
+        method = "delete",
+        operation_id = "deletePolicy"
+    )]
+    async fn delete_policy(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+        self.services.admin.delete_policy(&auth.0, &id).await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// List API tokens (never their secrets).
+    #[oai(path = "/tokens", method = "get", operation_id = "listTokens")]
+    async fn list_tokens(&self, auth: Auth) -> ApiResult<Reply> {
+        Ok(list(
+            self.services
+                .admin
+                .list_tokens(&auth.0)
+                .await?
+                .iter()
+                .map(token_json)
+                .collect(),
+        ))
+    }
+
+    /// Create an API token. The `token` in the answer is shown this once; store it.
+    #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
+    async fn create_token(&self, auth: Auth, body: Json<TokenCreate>) -> ApiResult<Reply> {
+        let b = body.0;
+        let (row, secret) = self
+            .services
+            .admin
+            .create_token(&auth.0, &b.name, &b.role, b.expires_at)
+            .await?;
+        let mut out = token_json(&row);
+        out["token"] = json!(secret);
+        Ok(Reply::json(&out)
+            .status(StatusCode::CREATED)
+            .header("cache-control", "no-store"))
+    }
+
+    /// Revoke an API token.
+    #[oai(path = "/tokens/:id", method = "delete", operation_id = "revokeToken")]
+    async fn revoke_token(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+        self.services.admin.revoke_token(&auth.0, &id).await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// The event log, oldest first, after sequence number `after`.
+    #[oai(path = "/events", method = "get", operation_id = "listEvents")]
+    async fn events(
+        &self,
+        auth: Auth,
+        after: Query<Option<i64>>,
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Reply> {
+        let limit = limit.0.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                "`limit` must be from 1 to 1000",
+            ));
+        }
+        let events = self
+            .services
+            .admin
+            .events(&auth.0, after.0.unwrap_or(0), limit)
+            .await?;
+        let next = events.last().map(|e| e.seq.to_string());
+        let items: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+            .collect();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": next, "total": null }),
+        ))
+    }
+}

@@ -1,0 +1,119 @@
+//! `/api/v1/auth`: login, refresh, logout, me.
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::json;
+
+use super::middleware::SessionFamily;
+use super::{Auth, Reply};
+use crate::domain::fmt_ts;
+use crate::error::ApiResult;
+use crate::services::Services;
+use crate::services::auth::Tokens;
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Logging in and out
+    Auth,
+}
+
+pub struct AuthApi {
+    pub services: Services,
+}
+
+/// Email and password.
+#[derive(Object)]
+#[oai(rename = "LoginRequest", deny_unknown_fields)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+}
+
+/// A refresh token.
+#[derive(Object)]
+#[oai(rename = "RefreshRequest", deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[oai(validator(max_length = 256))]
+    pub refresh_token: String,
+}
+
+/// Optional body of a logout.
+#[derive(Object)]
+#[oai(rename = "LogoutRequest", deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// Revokes this refresh token's session; without it, the session of the access token.
+    #[oai(validator(max_length = 256))]
+    pub refresh_token: Option<String>,
+}
+
+fn tokens_reply(t: &Tokens) -> Reply {
+    Reply::json(&json!({
+        "access_token": t.access_token,
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "refresh_token": t.refresh_token,
+        "user": { "id": t.user.id, "email": t.user.email, "role": t.user.role },
+    }))
+    .header("cache-control", "no-store")
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
+impl AuthApi {
+    /// Log in with email and password: a short-lived access token and a refresh token.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(&self, body: Json<LoginRequest>) -> ApiResult<Reply> {
+        let tokens = self
+            .services
+            .auth
+            .login(&body.0.email, &body.0.password)
+            .await?;
+        Ok(tokens_reply(&tokens))
+    }
+
+    /// Exchange a refresh token for new tokens. Each refresh token works once; reusing
+    /// one revokes every session of that login.
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
+    async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Reply> {
+        let tokens = self.services.auth.refresh(&body.0.refresh_token).await?;
+        Ok(tokens_reply(&tokens))
+    }
+
+    /// Log out: revokes the session (its access and refresh tokens stop working).
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        _auth: Auth,
+        body: Json<LogoutRequest>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        match (
+            &body.0.refresh_token,
+            req.extensions().get::<SessionFamily>(),
+        ) {
+            (Some(t), _) => self.services.auth.logout(t).await?,
+            (None, Some(f)) => self.services.auth.logout_family(&f.0).await?,
+            (None, None) => {}
+        }
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// Who the bearer token belongs to.
+    #[oai(path = "/me", method = "get", operation_id = "me")]
+    async fn me(&self, auth: Auth) -> ApiResult<Reply> {
+        let p = auth.0;
+        let body = match p.user_id() {
+            Some(id) => {
+                let u = self.services.auth.user(id).await?;
+                json!({ "kind": "user", "id": u.id, "email": u.email, "role": u.role, "created_at": fmt_ts(&u.created_at) })
+            }
+            None => {
+                json!({ "kind": "token", "id": p.actor_ref().trim_start_matches("token:"), "role": p.role })
+            }
+        };
+        Ok(Reply::json(&body))
+    }
+}

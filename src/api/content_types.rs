@@ -1,0 +1,127 @@
+//! `/api/v1/manage/content-types`: the schema.
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use serde_json::{Value, json};
+
+use super::{Auth, Reply, header};
+use crate::domain::fmt_ts;
+use crate::domain::schema::ContentTypeDef;
+use crate::error::ApiResult;
+use crate::services::Services;
+use crate::services::schema::type_etag;
+use crate::store::content_types::TypeRow;
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Content types (the schema)
+    ContentTypes,
+}
+
+pub struct ContentTypesApi {
+    pub services: Services,
+    pub public_url: String,
+}
+
+pub fn type_json(row: &TypeRow) -> Value {
+    let mut v = serde_json::to_value(&row.def).unwrap_or(Value::Null);
+    v["created_at"] = json!(fmt_ts(&row.created_at));
+    v["updated_at"] = json!(fmt_ts(&row.updated_at));
+    v
+}
+
+#[OpenApi(
+    prefix_path = "/api/v1/manage/content-types",
+    tag = "Tag::ContentTypes"
+)]
+impl ContentTypesApi {
+    /// List content types.
+    #[oai(path = "/", method = "get", operation_id = "listContentTypes")]
+    async fn list(&self, auth: Auth) -> ApiResult<Reply> {
+        let items: Vec<Value> = self
+            .services
+            .schema
+            .list(&auth.0)?
+            .iter()
+            .map(|t| type_json(t))
+            .collect();
+        let total = items.len();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": null, "total": total }),
+        ))
+    }
+
+    /// Create a content type.
+    #[oai(path = "/", method = "post", operation_id = "createContentType")]
+    async fn create(&self, auth: Auth, body: Json<ContentTypeDef>) -> ApiResult<Reply> {
+        let row = self.services.schema.create(&auth.0, body.0).await?;
+        let location = format!(
+            "{}/api/v1/manage/content-types/{}",
+            self.public_url, row.def.api_id
+        );
+        Ok(Reply::json(&type_json(&row))
+            .status(StatusCode::CREATED)
+            .header("location", location)
+            .header("etag", type_etag(&row)))
+    }
+
+    /// Get a content type (ETag; `If-None-Match` gives 304).
+    #[oai(path = "/:api_id", method = "get", operation_id = "getContentType")]
+    async fn get(&self, auth: Auth, api_id: Path<String>, req: &Request) -> ApiResult<Reply> {
+        let row = self.services.schema.get(&auth.0, &api_id)?;
+        Ok(Reply::json(&type_json(&row)).conditional(req, &type_etag(&row)))
+    }
+
+    /// Replace a content type's definition. Changes that would lose or invalidate stored
+    /// data answer 409 with the conflicts, unless `force=true`.
+    #[oai(path = "/:api_id", method = "put", operation_id = "updateContentType")]
+    async fn update(
+        &self,
+        auth: Auth,
+        api_id: Path<String>,
+        body: Json<ContentTypeDef>,
+        force: Query<Option<bool>>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let row = self
+            .services
+            .schema
+            .update(
+                &auth.0,
+                &api_id,
+                body.0,
+                header(req, "if-match"),
+                force.0.unwrap_or(false),
+            )
+            .await?;
+        Ok(Reply::json(&type_json(&row)).header("etag", type_etag(&row)))
+    }
+
+    /// Delete a content type. One with entries needs `force=true` (its entries go too).
+    #[oai(
+        path = "/:api_id",
+        method = "delete",
+        operation_id = "deleteContentType"
+    )]
+    async fn delete(
+        &self,
+        auth: Auth,
+        api_id: Path<String>,
+        force: Query<Option<bool>>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        self.services
+            .schema
+            .delete(
+                &auth.0,
+                &api_id,
+                force.0.unwrap_or(false),
+                header(req, "if-match"),
+            )
+            .await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+}

@@ -1,0 +1,89 @@
+//! `/api/v1/content/{type}`: published entries, what apps call (hot path).
+
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::Path;
+use serde_json::{Value, json};
+
+use super::render::{body_etag, entry};
+use super::{MaybeAuth, Reply, query_pairs};
+use crate::domain::query::{Surface, parse_get_params};
+use crate::error::ApiResult;
+use crate::services::Services;
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Published content for apps
+    Delivery,
+}
+
+pub struct DeliveryApi {
+    pub services: Services,
+}
+
+fn cache_control(reply: Reply, anonymous: bool) -> Reply {
+    let value = if anonymous {
+        "public, max-age=0, s-maxage=30, stale-while-revalidate=60"
+    } else {
+        "private, no-cache"
+    };
+    reply
+        .header("cache-control", value)
+        .header("vary", "Authorization")
+}
+
+#[OpenApi(prefix_path = "/api/v1/content", tag = "Tag::Delivery")]
+impl DeliveryApi {
+    /// List published entries of a type. Same query language as the management list;
+    /// private fields can be neither read nor filtered.
+    #[oai(path = "/:type_id", method = "get", operation_id = "deliverEntries")]
+    async fn list(
+        &self,
+        auth: MaybeAuth,
+        type_id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let principal = auth.principal();
+        let (page, ty) = self
+            .services
+            .content
+            .list(&principal, &type_id, &query_pairs(req), Surface::Delivery)
+            .await?;
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|r| entry(r, &ty.def, Surface::Delivery, page.fields.as_deref()))
+            .collect();
+        let reply = Reply::json(
+            &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
+        );
+        let etag = body_etag(reply.body_bytes());
+        Ok(cache_control(reply, principal.is_anonymous()).conditional(req, &etag))
+    }
+
+    /// One published entry by id or slug.
+    #[oai(
+        path = "/:type_id/:id_or_slug",
+        method = "get",
+        operation_id = "deliverEntry"
+    )]
+    async fn get(
+        &self,
+        auth: MaybeAuth,
+        type_id: Path<String>,
+        id_or_slug: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let principal = auth.principal();
+        let ty = self.services.types.get(&type_id)?;
+        let (select, locale) = parse_get_params(&ty.def, &query_pairs(req), Surface::Delivery)?;
+        let (row, ty) = self
+            .services
+            .content
+            .deliver_one(&principal, &type_id, &id_or_slug, locale.as_deref())
+            .await?;
+        let reply = Reply::json(&entry(&row, &ty.def, Surface::Delivery, select.as_deref()));
+        let etag = body_etag(reply.body_bytes());
+        Ok(cache_control(reply, principal.is_anonymous()).conditional(req, &etag))
+    }
+}

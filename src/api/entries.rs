@@ -1,0 +1,344 @@
+//! `/api/v1/manage/entries/{type}`: entries with drafts, versions, diff, restore,
+//! publish and unpublish.
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::render::{self, entry};
+use super::{Auth, Reply, header, query_pairs};
+use crate::domain::query::Surface;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::services::Services;
+use crate::services::content::{EntryInput, entry_etag};
+use crate::store::content_types::TypeRow;
+use crate::store::entries::EntryRow;
+
+#[derive(Tags)]
+enum Tag {
+    /// Entries with drafts, versions and publishing
+    Entries,
+}
+
+pub struct EntriesApi {
+    pub services: Services,
+    pub public_url: String,
+}
+
+/// Body of a create or update. `fields` holds the content (see the per-type schemas
+/// `<Type>Create` / `<Type>Update`).
+#[derive(Object)]
+#[oai(rename = "EntryWrite", deny_unknown_fields)]
+pub struct EntryWrite {
+    /// Field values, by field name. On update only the given fields change; `null` clears one.
+    pub fields: BTreeMap<String, Value>,
+    /// Locale of a new entry (localized types only; default: the instance's default locale).
+    pub locale: Option<String>,
+    /// Note stored with the version this save creates.
+    pub message: Option<String>,
+}
+
+/// Body of a restore.
+#[derive(Object)]
+#[oai(rename = "RestoreRequest", deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// The version to restore.
+    pub version: i32,
+    /// Note stored with the new version.
+    pub message: Option<String>,
+}
+
+fn manage_reply(row: &EntryRow, ty: &TypeRow) -> Reply {
+    Reply::json(&entry(row, &ty.def, Surface::Manage, None)).header("etag", entry_etag(row))
+}
+
+impl From<EntryWrite> for EntryInput {
+    fn from(w: EntryWrite) -> Self {
+        EntryInput {
+            fields: w.fields.into_iter().collect(),
+            locale: w.locale,
+            message: w.message,
+        }
+    }
+}
+
+fn page_limit(v: Option<u64>) -> ApiResult<u64> {
+    match v {
+        None => Ok(20),
+        Some(n) if (1..=100).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("`limit` must be from 1 to 100, got {n}"),
+        )),
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/manage/entries", tag = "Tag::Entries")]
+impl EntriesApi {
+    /// List entries of a type (drafts included).
+    ///
+    /// Query: `filter[field][op]=value` (ops eq ne lt lte gt gte in nin contains icontains
+    /// startswith null; groups with `filter[or][0][…]`), `sort=-created_at,title`,
+    /// `fields=a,b`, `limit` (1-100, default 20), `cursor` (from `next_cursor`), `locale`.
+    #[oai(path = "/:type_id", method = "get", operation_id = "listEntries")]
+    async fn list(&self, auth: Auth, type_id: Path<String>, req: &Request) -> ApiResult<Reply> {
+        let (page, ty) = self
+            .services
+            .content
+            .list(&auth.0, &type_id, &query_pairs(req), Surface::Manage)
+            .await?;
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|r| entry(r, &ty.def, Surface::Manage, page.fields.as_deref()))
+            .collect();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
+        ))
+    }
+
+    /// Create an entry (version 1, a draft unless the type has draft/publish off).
+    #[oai(path = "/:type_id", method = "post", operation_id = "createEntry")]
+    async fn create(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        body: Json<EntryWrite>,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self
+            .services
+            .content
+            .create(&auth.0, &type_id, body.0.into())
+            .await?;
+        let location = format!(
+            "{}/api/v1/manage/entries/{}/{}",
+            self.public_url, row.type_id, row.id
+        );
+        Ok(manage_reply(&row, &ty)
+            .status(StatusCode::CREATED)
+            .header("location", location))
+    }
+
+    /// Get an entry's working draft (ETag; `If-None-Match` gives 304).
+    #[oai(path = "/:type_id/:id", method = "get", operation_id = "getEntry")]
+    async fn get(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self.services.content.get(&auth.0, &type_id, &id).await?;
+        let (select, _) =
+            crate::domain::query::parse_get_params(&ty.def, &query_pairs(req), Surface::Manage)?;
+        match select {
+            None => {
+                let etag = entry_etag(&row);
+                Ok(Reply::json(&entry(&row, &ty.def, Surface::Manage, None))
+                    .conditional(req, &etag))
+            }
+            Some(select) => {
+                let reply = Reply::json(&entry(&row, &ty.def, Surface::Manage, Some(&select)));
+                let etag = render::body_etag(reply.body_bytes());
+                Ok(reply.conditional(req, &etag))
+            }
+        }
+    }
+
+    /// Update an entry: the given fields change, a new version is recorded. Send the
+    /// ETag you read in `If-Match`; a stale one gets 412 with the current version.
+    #[oai(path = "/:type_id/:id", method = "patch", operation_id = "updateEntry")]
+    async fn update(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        body: Json<EntryWrite>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self
+            .services
+            .content
+            .update(
+                &auth.0,
+                &type_id,
+                &id,
+                body.0.into(),
+                header(req, "if-match"),
+            )
+            .await?;
+        Ok(manage_reply(&row, &ty))
+    }
+
+    /// Delete an entry and its history (`If-Match` honoured).
+    #[oai(
+        path = "/:type_id/:id",
+        method = "delete",
+        operation_id = "deleteEntry"
+    )]
+    async fn delete(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        self.services
+            .content
+            .delete(&auth.0, &type_id, &id, header(req, "if-match"))
+            .await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    }
+
+    /// List an entry's versions, newest first (`before`, `limit` page through them).
+    #[oai(
+        path = "/:type_id/:id/versions",
+        method = "get",
+        operation_id = "listEntryVersions"
+    )]
+    async fn versions(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        before: Query<Option<i32>>,
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Reply> {
+        let limit = page_limit(limit.0)?;
+        let (list, total) = self
+            .services
+            .content
+            .versions(&auth.0, &type_id, &id, before.0, limit)
+            .await?;
+        let next = if list.len() as u64 == limit {
+            list.last().filter(|v| v.n > 1).map(|v| v.n.to_string())
+        } else {
+            None
+        };
+        let items: Vec<Value> = list.iter().map(render::version_summary).collect();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": next, "total": total }),
+        ))
+    }
+
+    /// One version with its full data.
+    #[oai(
+        path = "/:type_id/:id/versions/:n",
+        method = "get",
+        operation_id = "getEntryVersion"
+    )]
+    async fn version(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        n: Path<i32>,
+    ) -> ApiResult<Reply> {
+        let v = self
+            .services
+            .content
+            .version(&auth.0, &type_id, &id, n.0)
+            .await?;
+        Ok(Reply::json(&render::version_full(&v)))
+    }
+
+    /// Field-by-field differences between two versions.
+    #[oai(
+        path = "/:type_id/:id/diff",
+        method = "get",
+        operation_id = "diffEntryVersions"
+    )]
+    async fn diff(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        from: Query<i32>,
+        to: Query<i32>,
+    ) -> ApiResult<Reply> {
+        let changes = self
+            .services
+            .content
+            .diff(&auth.0, &type_id, &id, from.0, to.0)
+            .await?;
+        Ok(Reply::json(
+            &json!({ "from": from.0, "to": to.0, "changes": changes }),
+        ))
+    }
+
+    /// Restore a version: its data becomes a new version (history is kept).
+    #[oai(
+        path = "/:type_id/:id/restore",
+        method = "post",
+        operation_id = "restoreEntryVersion"
+    )]
+    async fn restore(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        body: Json<RestoreRequest>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self
+            .services
+            .content
+            .restore(
+                &auth.0,
+                &type_id,
+                &id,
+                body.0.version,
+                body.0.message,
+                header(req, "if-match"),
+            )
+            .await?;
+        Ok(manage_reply(&row, &ty))
+    }
+
+    /// Publish the current draft: delivery serves exactly this version until the next publish.
+    #[oai(
+        path = "/:type_id/:id/publish",
+        method = "post",
+        operation_id = "publishEntry"
+    )]
+    async fn publish(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self
+            .services
+            .content
+            .publish(&auth.0, &type_id, &id, true, header(req, "if-match"))
+            .await?;
+        Ok(manage_reply(&row, &ty))
+    }
+
+    /// Unpublish: delivery stops serving the entry; the draft stays.
+    #[oai(
+        path = "/:type_id/:id/unpublish",
+        method = "post",
+        operation_id = "unpublishEntry"
+    )]
+    async fn unpublish(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let (row, ty) = self
+            .services
+            .content
+            .publish(&auth.0, &type_id, &id, false, header(req, "if-match"))
+            .await?;
+        Ok(manage_reply(&row, &ty))
+    }
+}

@@ -1,0 +1,226 @@
+//! Middleware for every request: request id and access log, the one error body for
+//! whatever failed, the body-size limit with a JSON syntax check, and authentication.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::{Method, StatusCode};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+use crate::authz::Principal;
+use crate::error::{ApiError, Code};
+use crate::services::auth::AuthService;
+
+/// The session family of the access token on this request (for logout).
+#[derive(Clone, Debug)]
+pub struct SessionFamily(pub String);
+
+/// Gives every request an id (kept from a sane incoming `X-Request-Id`), a span that every
+/// log line inside carries, one access-log line, and the id on the response.
+pub async fn request_id<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let incoming = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|h| h.to_str().ok())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_string);
+    let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    async move {
+        let mut resp = match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => error_response(e),
+        };
+        let status = resp.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(status, ms, "request failed");
+        } else {
+            tracing::info!(status, ms, "request");
+        }
+        if let Ok(v) = poem::http::HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Maps any error to the one JSON body (DESIGN.md §4).
+pub fn error_response(err: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if let Some(api) = err.downcast_ref::<ApiError>() {
+        return poem::error::ResponseError::as_response(api);
+    }
+    let api = if err.is::<ParseRequestPayloadError>()
+        || err.is::<poem_openapi::error::ParseMultipartError>()
+    {
+        ApiError::new(
+            Code::InvalidBody,
+            format!(
+                "the request body does not have the expected shape: {}",
+                trim_reason(&err.to_string())
+            ),
+        )
+    } else if err.is::<ContentTypeError>() {
+        ApiError::new(
+            Code::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        )
+    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+        ApiError::new(Code::InvalidParameter, trim_reason(&err.to_string()))
+    } else if err.is::<AuthorizationError>() {
+        ApiError::unauthenticated()
+    } else if err.is::<poem::error::NotFoundError>() {
+        ApiError::new(
+            Code::NotFound,
+            "no such endpoint; the API is described at /openapi.json",
+        )
+    } else if err.is::<poem::error::MethodNotAllowedError>() {
+        ApiError::new(
+            Code::MethodNotAllowed,
+            "this endpoint does not accept that HTTP method",
+        )
+    } else {
+        let status = err.status();
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(Code::PayloadTooLarge, "the request body is too large")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                Code::UnsupportedMediaType,
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                Code::MethodNotAllowed,
+                "this endpoint does not accept that HTTP method",
+            ),
+            StatusCode::NOT_FOUND => ApiError::new(Code::NotFound, "not found"),
+            s if s.is_client_error() => {
+                ApiError::new(Code::InvalidParameter, trim_reason(&err.to_string()))
+            }
+            _ => ApiError::internal(&err),
+        }
+    };
+    poem::error::ResponseError::as_response(&api)
+}
+
+/// Keeps error text short and free of anything that looks like internals.
+fn trim_reason(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// Reads the body up to the limit (413 beyond it) and, for JSON, checks its syntax so a
+/// malformed document gets `malformed_json` with a line and column.
+pub fn body_guard(
+    limit: usize,
+) -> impl Fn(
+    Request,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = poem::Result<Request>> + Send>>
++ Send
++ Sync
++ Clone {
+    move |mut req: Request| {
+        Box::pin(async move {
+            if matches!(
+                *req.method(),
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
+            ) && req.headers().get("content-length").is_none()
+                && req.headers().get("transfer-encoding").is_none()
+            {
+                return Ok(req);
+            }
+            let too_large = || {
+                ApiError::new(
+                    Code::PayloadTooLarge,
+                    format!("the request body is larger than the limit of {limit} bytes"),
+                )
+            };
+            if let Some(len) = req
+                .headers()
+                .get("content-length")
+                .and_then(|h| h.to_str().ok())
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                if len > limit as u64 {
+                    return Err(too_large().into());
+                }
+            }
+            let bytes = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|e| match e {
+                    poem::error::ReadBodyError::PayloadTooLarge => poem::Error::from(too_large()),
+                    _ => poem::Error::from(ApiError::new(
+                        Code::InvalidBody,
+                        "the request body could not be read",
+                    )),
+                })?;
+            let is_json = req
+                .headers()
+                .get("content-type")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+            if is_json {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    return Err(ApiError::new(
+                        Code::MalformedJson,
+                        format!("the body is not valid JSON (line {}, column {}); check quotes, commas and brackets", e.line(), e.column()),
+                    )
+                    .into());
+                }
+            }
+            req.set_body(Body::from_bytes(bytes));
+            Ok(req)
+        })
+    }
+}
+
+/// Resolves `Authorization` into a [`Principal`] stored on the request. No header means
+/// anonymous (the `public` role); a header that does not check out is 401 at once, never
+/// silently anonymous.
+pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Result<Request> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .map(|h| h.to_str().map(str::to_string));
+    let principal = match header {
+        None => Principal::anonymous(),
+        Some(Err(_)) => {
+            return Err(ApiError::new(
+                Code::InvalidToken,
+                "the Authorization header is not readable text",
+            )
+            .into());
+        }
+        Some(Ok(h)) => {
+            let token = h
+                .strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.len() <= 4096)
+                .ok_or_else(|| {
+                    ApiError::new(Code::InvalidToken, "use `Authorization: Bearer <token>`")
+                })?;
+            let (principal, family) = auth.authenticate(token).await?;
+            if let Some(f) = family {
+                req.extensions_mut().insert(SessionFamily(f));
+            }
+            principal
+        }
+    };
+    req.extensions_mut().insert(principal);
+    Ok(req)
+}

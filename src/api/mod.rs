@@ -1,0 +1,271 @@
+//! HTTP: poem-openapi APIs (one struct per resource), the runtime OpenAPI document with
+//! per-content-type paths, and the middleware every request passes through:
+//! request id + access log → panic guard → error body → body limit and JSON syntax →
+//! authentication. Handlers extract, call one service method and shape the response;
+//! they never run a query.
+
+pub mod admin;
+pub mod auth;
+pub mod content_types;
+pub mod delivery;
+pub mod entries;
+pub mod middleware;
+pub mod openapi_doc;
+pub mod ops;
+pub mod render;
+
+use poem::http::{HeaderName, HeaderValue, StatusCode};
+use poem::{IntoResponse, Request, Response};
+use poem_openapi::auth::Bearer;
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::{ApiResponse, Object, SecurityScheme};
+use serde_json::Value;
+
+use crate::authz::Principal;
+use crate::error::ApiError;
+
+/// A JSON reply with a status and headers chosen at run time.
+pub struct Reply {
+    status: StatusCode,
+    body: Option<Vec<u8>>,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl Reply {
+    pub fn json(value: &Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Some(serde_json::to_vec(value).unwrap_or_default()),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn bytes(body: Vec<u8>) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn empty(status: StatusCode) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn status(mut self, status: StatusCode) -> Reply {
+        self.status = status;
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers
+            .push((HeaderName::from_static(name), value.into()));
+        self
+    }
+
+    pub fn body_bytes(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or_default()
+    }
+
+    /// Answers 304 without a body when the client already holds this `etag`.
+    pub fn conditional(self, req: &Request, etag: &str) -> Reply {
+        let fresh = req
+            .headers()
+            .get("if-none-match")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.split(',').map(str::trim).any(|t| t == etag || t == "*"));
+        let mut reply = if fresh {
+            Reply {
+                body: None,
+                status: StatusCode::NOT_MODIFIED,
+                ..self
+            }
+        } else {
+            self
+        };
+        reply
+            .headers
+            .push((HeaderName::from_static("etag"), etag.to_string()));
+        reply
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut builder = Response::builder().status(self.status);
+        if self.body.is_some() {
+            builder = builder.content_type("application/json");
+        }
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                builder = builder.header(name, v);
+            }
+        }
+        match self.body {
+            Some(b) => builder.body(b),
+            None => builder.finish(),
+        }
+    }
+}
+
+impl ApiResponse for Reply {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "Success",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json",
+                    schema: MetaSchemaRef::Inline(Box::new(
+                        poem_openapi::registry::MetaSchema::ANY,
+                    )),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// The error body as documented in the OpenAPI document.
+#[derive(Object)]
+#[oai(rename = "ErrorBody")]
+pub struct ErrorBody {
+    pub error: ErrorInfo,
+}
+
+/// One error.
+#[derive(Object)]
+#[oai(rename = "ErrorInfo")]
+pub struct ErrorInfo {
+    /// Stable machine-readable code, e.g. `validation_failed`.
+    pub code: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// Extra structure: per-field errors, conflicts, the current version.
+    pub details: Option<Value>,
+}
+
+const ERROR_STATUSES: &[(u16, &str)] = &[
+    (
+        400,
+        "Bad request: malformed JSON, an unknown parameter, field or operator, a bad cursor",
+    ),
+    (401, "No or invalid bearer token"),
+    (403, "The caller's role does not allow this"),
+    (404, "No such content type, entry or resource"),
+    (
+        409,
+        "Conflicts with the current state (exists already, schema change would lose data)",
+    ),
+    (
+        412,
+        "If-Match did not match: the resource changed; the body carries the current version",
+    ),
+    (413, "The request body is larger than the configured limit"),
+    (415, "The request body is not application/json"),
+    (
+        422,
+        "Validation failed: one error per offending field in details.fields",
+    ),
+    (429, "Too many requests"),
+];
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: ERROR_STATUSES
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json",
+                        schema: MetaSchemaRef::Reference("ErrorBody".to_string()),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <ErrorBody as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn as_response(&self) -> Response {
+        let mut builder = Response::builder()
+            .status(self.code.status())
+            .content_type("application/json");
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                builder = builder.header(*name, v);
+            }
+        }
+        builder.body(serde_json::to_vec(&self.body()).unwrap_or_default())
+    }
+}
+
+/// Bearer authentication (a JWT access token or a `vlm_` API token). The middleware has
+/// already resolved the header; this only documents it and refuses anonymous callers.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "bearer",
+    ty = "bearer",
+    bearer_format = "JWT access token or vlm_ API token",
+    checker = "authenticated"
+)]
+pub struct Auth(pub Principal);
+
+async fn authenticated(req: &Request, _bearer: Bearer) -> poem::Result<Principal> {
+    match req.extensions().get::<Principal>() {
+        Some(p) if !p.is_anonymous() => Ok(p.clone()),
+        _ => Err(ApiError::unauthenticated().into()),
+    }
+}
+
+/// Bearer authentication that also admits anonymous callers (as the `public` role).
+#[derive(SecurityScheme)]
+pub enum MaybeAuth {
+    Bearer(Auth),
+    #[oai(fallback)]
+    Anonymous,
+}
+
+impl MaybeAuth {
+    pub fn principal(&self) -> Principal {
+        match self {
+            MaybeAuth::Bearer(Auth(p)) => p.clone(),
+            MaybeAuth::Anonymous => Principal::anonymous(),
+        }
+    }
+}
+
+/// Query-string pairs, percent-decoded, in order.
+pub fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|h| h.to_str().ok())
+}

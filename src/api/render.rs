@@ -1,0 +1,83 @@
+//! The response shapes of DESIGN.md §4: the entry, the list, versions. The one place
+//! that turns stored rows into what clients see.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::domain::fmt_ts;
+use crate::domain::query::Surface;
+use crate::domain::schema::ContentTypeDef;
+use crate::store::entries::{EntryRow, VersionRow};
+
+/// An entry as clients see it. Delivery shows the published version without private
+/// fields; management shows the working draft.
+pub fn entry(
+    row: &EntryRow,
+    ty: &ContentTypeDef,
+    surface: Surface,
+    select: Option<&[String]>,
+) -> Value {
+    let (data, version, status, stage, updated_at) = match surface {
+        Surface::Delivery => (
+            row.published.as_ref().unwrap_or(&Value::Null),
+            row.published_version.unwrap_or(row.version),
+            "published",
+            "published",
+            row.published_at.unwrap_or(row.updated_at),
+        ),
+        Surface::Manage => (
+            &row.draft,
+            row.version,
+            row.status.as_str(),
+            row.stage.as_str(),
+            row.updated_at,
+        ),
+    };
+    let mut fields = Map::new();
+    for f in &ty.fields {
+        if surface == Surface::Delivery && f.private {
+            continue;
+        }
+        if select.is_some_and(|s| !s.contains(&f.name)) {
+            continue;
+        }
+        fields.insert(
+            f.name.clone(),
+            data.get(&f.name).cloned().unwrap_or(Value::Null),
+        );
+    }
+    json!({
+        "id": row.id,
+        "type": row.type_id,
+        "locale": row.locale,
+        "version": version,
+        "status": status,
+        "stage": stage,
+        "owner": row.owner,
+        "created_at": fmt_ts(&row.created_at),
+        "updated_at": fmt_ts(&updated_at),
+        "published_at": row.published_at.as_ref().map(fmt_ts),
+        "fields": fields,
+    })
+}
+
+pub fn version_summary(v: &VersionRow) -> Value {
+    json!({
+        "version": v.n,
+        "author": v.author,
+        "message": v.message,
+        "created_at": fmt_ts(&v.created_at),
+    })
+}
+
+pub fn version_full(v: &VersionRow) -> Value {
+    let mut out = version_summary(v);
+    out["fields"] = v.data.clone();
+    out
+}
+
+/// A strong entity tag from the bytes of a representation.
+pub fn body_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..12]))
+}

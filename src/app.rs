@@ -1,0 +1,184 @@
+//! Builds the application: data directory, database and migrations, services, the
+//! first administrator, routes and middleware; binds the listener (port 0 works, which
+//! is how tests run the real server) and serves until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::CatchPanic;
+use poem::{EndpointExt, IntoEndpoint, IntoResponse, Route, Server, get};
+use poem_openapi::OpenApiService;
+
+use crate::api::{self, openapi_doc::DocSource};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::services::Services;
+use crate::store::Store;
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    endpoint: BoxEndpoint<'static>,
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub services: Services,
+}
+
+/// Opens the database named by the settings (creating the data directory) and migrates it.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let store = Store::connect(&settings.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        let acceptor = TcpListener::bind(settings.listen.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("the listener has no socket address")?;
+        let public_url = settings.public_url(&addr.to_string());
+        let settings = Arc::new(settings);
+        let services = Services::build(settings.clone(), store).await?;
+
+        if let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) {
+            match services.admin.bootstrap_admin(email, password).await {
+                Ok(Some(user)) => {
+                    tracing::info!(email = %user.email, "created the first administrator from VELLUM_ADMIN_EMAIL")
+                }
+                Ok(None) => {}
+                Err(e) => anyhow::bail!("could not create the first administrator: {}", e.message),
+            }
+        }
+
+        let endpoint = routes(&services, &public_url);
+        Ok(Application {
+            acceptor,
+            endpoint,
+            addr,
+            public_url,
+            services,
+        })
+    }
+
+    /// Serves until `signal` resolves, then finishes in-flight requests (up to 10 s) and
+    /// closes the database cleanly.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let users = self.services.admin.count_users().await.unwrap_or(0);
+        tracing::info!(url = %self.public_url, "Vellum is ready");
+        if users == 0 {
+            tracing::warn!(
+                "no user exists yet: set VELLUM_ADMIN_EMAIL and VELLUM_ADMIN_PASSWORD and restart, or run `vellum user create --admin`"
+            );
+        } else {
+            tracing::info!(
+                "log in with POST {}/api/v1/auth/login; the API is described at {}/docs",
+                self.public_url,
+                self.public_url
+            );
+        }
+        let store = self.services.store.clone();
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, signal, Some(Duration::from_secs(10)))
+            .await
+            .context("serving HTTP")?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
+    let apis = (
+        api::auth::AuthApi {
+            services: services.clone(),
+        },
+        api::delivery::DeliveryApi {
+            services: services.clone(),
+        },
+        api::content_types::ContentTypesApi {
+            services: services.clone(),
+            public_url: public_url.to_string(),
+        },
+        api::entries::EntriesApi {
+            services: services.clone(),
+            public_url: public_url.to_string(),
+        },
+        api::admin::AdminApi {
+            services: services.clone(),
+            public_url: public_url.to_string(),
+        },
+    );
+    let service = OpenApiService::new(apis, "Vellum", env!("CARGO_PKG_VERSION"))
+        .description("Headless CMS API: delivery of published content, management of schema, entries, versions, users and access.")
+        .server(public_url.to_string());
+    let doc = Arc::new(DocSource::new(
+        service.spec(),
+        service.redoc_html(),
+        services.types.clone(),
+    ));
+    let auth = Arc::new(services.auth.clone());
+    let limit = services.settings.max_body_bytes;
+    let guarded = service
+        .into_endpoint()
+        .before(move |req| {
+            let auth = auth.clone();
+            async move { api::middleware::authenticate(auth, req).await }
+        })
+        .before(api::middleware::body_guard(limit));
+    Route::new()
+        .at("/openapi.json", get(api::openapi_doc::openapi_json))
+        .at("/docs", get(api::openapi_doc::docs))
+        .at("/healthz", get(api::ops::healthz))
+        .at("/readyz", get(api::ops::readyz))
+        .nest("/", guarded)
+        .data(services.clone())
+        .data(doc)
+        .with(CatchPanic::new().with_handler(|_| {
+            poem::error::ResponseError::as_response(&ApiError::internal(
+                "a request handler panicked",
+            ))
+            .into_response()
+        }))
+        .around(api::middleware::request_id)
+        .boxed()
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

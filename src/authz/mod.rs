@@ -1,0 +1,179 @@
+//! Access control: who is calling ([`Principal`]) and what they may do ([`Authz`]).
+//!
+//! Every service method asks [`Authz::check`] with (principal, resource, action) before it
+//! does anything. The casbin enforcer answers allow/deny; the [`Grant`] it returns carries
+//! the finer rules of the matching policies (ownership condition, field lists) for the
+//! service to apply. The enforcer is immutable and swapped whole when policies change, so
+//! checks never wait on a lock.
+
+pub mod adapter;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use casbin::{CoreApi, DefaultModel, Enforcer};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+use crate::store::auth::{PolicyRow, RoleRow, list_policies, list_roles};
+use adapter::{StoreAdapter, object_for};
+
+pub const MODEL: &str = include_str!("model.conf");
+
+pub const ACTIONS: &[&str] = &["read", "create", "update", "delete", "publish"];
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    User { id: String, email: String },
+    Token { id: String },
+    Anonymous,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub actor: Actor,
+    /// The role the caller acts with (`public` for anonymous callers).
+    pub role: String,
+}
+
+impl Principal {
+    pub fn anonymous() -> Principal {
+        Principal {
+            actor: Actor::Anonymous,
+            role: "public".into(),
+        }
+    }
+
+    pub fn system() -> Principal {
+        Principal {
+            actor: Actor::User {
+                id: "system".into(),
+                email: "system".into(),
+            },
+            role: "admin".into(),
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.actor == Actor::Anonymous
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::User { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// How the caller appears in the event log and in versions.
+    pub fn actor_ref(&self) -> String {
+        match &self.actor {
+            Actor::User { id, .. } => format!("user:{id}"),
+            Actor::Token { id } => format!("token:{id}"),
+            Actor::Anonymous => "anonymous".into(),
+        }
+    }
+}
+
+/// What a successful check grants beyond yes/no.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grant {
+    /// Every matching policy carries `condition: owner`: the caller may act only on
+    /// entries they own.
+    pub owner_only: bool,
+}
+
+struct Snapshot {
+    enforcer: Enforcer,
+    policies: Vec<PolicyRow>,
+    roles: Vec<RoleRow>,
+}
+
+#[derive(Clone)]
+pub struct Authz {
+    store: Store,
+    current: Arc<ArcSwap<Snapshot>>,
+}
+
+impl Authz {
+    pub async fn load(store: Store) -> anyhow::Result<Authz> {
+        let snapshot = Self::build(&store).await?;
+        Ok(Authz {
+            store,
+            current: Arc::new(ArcSwap::from_pointee(snapshot)),
+        })
+    }
+
+    async fn build(store: &Store) -> anyhow::Result<Snapshot> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let enforcer = Enforcer::new(model, StoreAdapter::new(store.clone())).await?;
+        Ok(Snapshot {
+            enforcer,
+            policies: list_policies(store.db()).await?,
+            roles: list_roles(store.db()).await?,
+        })
+    }
+
+    /// Rebuilds the enforcer from the store (after a policy or role change).
+    pub async fn reload(&self) -> ApiResult<()> {
+        let snapshot = Self::build(&self.store).await.map_err(ApiError::internal)?;
+        self.current.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    pub fn allows(&self, principal: &Principal, resource: &str, action: &str) -> bool {
+        let snap = self.current.load();
+        snap.enforcer
+            .enforce((
+                principal.role.as_str(),
+                object_for(resource).as_str(),
+                action,
+            ))
+            .unwrap_or(false)
+    }
+
+    /// The check every service method makes first.
+    pub fn check(&self, principal: &Principal, resource: &str, action: &str) -> ApiResult<Grant> {
+        if !self.allows(principal, resource, action) {
+            return Err(if principal.is_anonymous() {
+                ApiError::unauthenticated()
+            } else {
+                ApiError::forbidden(action, resource)
+            });
+        }
+        let snap = self.current.load();
+        let chain = role_chain(&snap.roles, &principal.role);
+        let is_content = !adapter::ADMIN_RESOURCES.contains(&resource);
+        let matching: Vec<&PolicyRow> = snap
+            .policies
+            .iter()
+            .filter(|p| chain.contains(&p.role.as_str()))
+            .filter(|p| p.resource == resource || (p.resource == "*" && is_content))
+            .filter(|p| p.action == action || p.action == "*")
+            .collect();
+        let owner_only = !matching.is_empty()
+            && matching
+                .iter()
+                .all(|p| p.condition.as_deref() == Some("owner"));
+        Ok(Grant { owner_only })
+    }
+}
+
+/// A role and every role it inherits from (cycles are refused when roles are saved).
+fn role_chain<'a>(roles: &'a [RoleRow], role: &'a str) -> Vec<&'a str> {
+    let mut chain = vec![role];
+    let mut current = role;
+    while let Some(parent) = roles
+        .iter()
+        .find(|r| r.name == current)
+        .and_then(|r| r.inherits.as_deref())
+    {
+        if chain.contains(&parent) || chain.len() > 16 {
+            break;
+        }
+        chain.push(parent);
+        current = parent;
+    }
+    chain
+}

@@ -1,0 +1,104 @@
+//! One `Settings` type, layered: built-in defaults → `vellum.toml` → `VELLUM_*` variables.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (`VELLUM_LISTEN`).
+    pub listen: String,
+    /// Data directory: SQLite file, search index, local media (`VELLUM_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// The URL users reach this instance at (for links in logs and responses).
+    pub public_url: Option<String>,
+    /// First administrator, created on start when no user exists.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Lifetime of access tokens (at most 900 s).
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_ttl_secs: u64,
+    /// Locale given to entries that name none.
+    pub default_locale: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Log filter, e.g. `info` or `vellum=debug,info` (`VELLUM_LOG`).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            admin_email: None,
+            admin_password: None,
+            max_body_bytes: 1024 * 1024,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            default_locale: "en".into(),
+            log_format: "text".into(),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("VELLUM_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("vellum.toml"));
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("VELLUM_").ignore(&["CONFIG"]))
+            .extract()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=900).contains(&self.access_token_ttl_secs),
+            "access_token_ttl_secs must be between 1 and 900"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be `text` or `json`"
+        );
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("vellum.db").display()
+            ),
+        }
+    }
+
+    pub fn public_url(&self, bound: &str) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}

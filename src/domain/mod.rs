@@ -1,0 +1,21 @@
+//! Vellum's domain: content types, field definitions, entry validation, slugs, diffs and
+//! the list query language. Pure code: no I/O, no database, no HTTP.
+
+pub mod diff;
+pub mod query;
+pub mod schema;
+pub mod slug;
+pub mod validate;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// The current time at the precision both databases keep (microseconds), so a timestamp
+/// read back compares equal to the one written (keyset cursors depend on it).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Wire format for timestamps in responses: RFC 3339, UTC, microseconds.
+pub fn fmt_ts(ts: &DateTime<Utc>) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}

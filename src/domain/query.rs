@@ -1,0 +1,751 @@
+//! The list query language (DESIGN.md §4): `filter[field][op]=value` combinable with
+//! `filter[or][0][…]` / `filter[and][0][…]`, `sort=-a,b`, `fields=a,b`, `limit`, `cursor`,
+//! `locale`. Parsed once against a content type into a [`ListQuery`]; every unknown
+//! parameter, field or operator is refused with its name in the message.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::schema::{ContentTypeDef, FieldType};
+use crate::error::{ApiError, Code};
+
+pub const DEFAULT_LIMIT: u64 = 20;
+pub const MAX_LIMIT: u64 = 100;
+const MAX_CONDITIONS: usize = 50;
+const MAX_DEPTH: usize = 4;
+const MAX_IN_VALUES: usize = 100;
+const MAX_VALUE_LEN: usize = 1000;
+const MAX_SORT_KEYS: usize = 5;
+
+/// Who is asking: delivery callers see published data and never private fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Delivery,
+    Manage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaCol {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    PublishedAt,
+    Locale,
+    Status,
+    Stage,
+}
+
+impl MetaCol {
+    pub fn column(self) -> &'static str {
+        match self {
+            MetaCol::Id => "id",
+            MetaCol::CreatedAt => "created_at",
+            MetaCol::UpdatedAt => "updated_at",
+            MetaCol::PublishedAt => "published_at",
+            MetaCol::Locale => "locale",
+            MetaCol::Status => "status",
+            MetaCol::Stage => "stage",
+        }
+    }
+
+    pub fn is_timestamp(self) -> bool {
+        matches!(
+            self,
+            MetaCol::CreatedAt | MetaCol::UpdatedAt | MetaCol::PublishedAt
+        )
+    }
+
+    fn parse(name: &str, surface: Surface) -> Option<MetaCol> {
+        let col = match name {
+            "id" => MetaCol::Id,
+            "created_at" => MetaCol::CreatedAt,
+            "updated_at" => MetaCol::UpdatedAt,
+            "published_at" => MetaCol::PublishedAt,
+            "locale" => MetaCol::Locale,
+            "status" if surface == Surface::Manage => MetaCol::Status,
+            "stage" if surface == Surface::Manage => MetaCol::Stage,
+            _ => return None,
+        };
+        Some(col)
+    }
+}
+
+/// What a condition or sort key looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Meta(MetaCol),
+    /// A top-level field of the entry document (name checked against the type).
+    Field {
+        name: String,
+        ty: FieldType,
+    },
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Meta(m) => m.column(),
+            Target::Field { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    In,
+    Nin,
+    Contains,
+    Icontains,
+    Startswith,
+    Null,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "in" => Op::In,
+            "nin" => Op::Nin,
+            "contains" => Op::Contains,
+            "icontains" => Op::Icontains,
+            "startswith" => Op::Startswith,
+            "null" => Op::Null,
+            _ => return None,
+        })
+    }
+}
+
+/// A typed value from a query string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Ts(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Cond {
+        target: Target,
+        op: Op,
+        values: Vec<Scalar>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub target: Target,
+    pub desc: bool,
+}
+
+/// Position after the last row of a page: the sort values of that row and its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Fingerprint of the sort the cursor was made for.
+    pub s: String,
+    pub v: Vec<Value>,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub sort: Vec<SortKey>,
+    pub fields: Option<Vec<String>>,
+    pub limit: u64,
+    pub cursor: Option<Cursor>,
+    pub locale: Option<String>,
+}
+
+fn bad(code: Code, msg: impl Into<String>) -> ApiError {
+    ApiError::new(code, msg)
+}
+
+/// Parameters accepted on a single-entry read.
+pub fn parse_get_params(
+    ty: &ContentTypeDef,
+    params: &[(String, String)],
+    surface: Surface,
+) -> Result<(Option<Vec<String>>, Option<String>), ApiError> {
+    let mut fields = None;
+    let mut locale = None;
+    for (k, v) in params {
+        match k.as_str() {
+            "fields" => fields = Some(parse_fields(ty, v, surface)?),
+            "locale" => locale = Some(parse_locale(v)?),
+            _ => return Err(unknown_param(k, "`fields`, `locale`")),
+        }
+    }
+    Ok((fields, locale))
+}
+
+fn unknown_param(k: &str, known: &str) -> ApiError {
+    bad(
+        Code::UnknownParameter,
+        format!("unknown query parameter `{k}`; this endpoint accepts {known}"),
+    )
+}
+
+pub fn parse_list_params(
+    ty: &ContentTypeDef,
+    params: &[(String, String)],
+    surface: Surface,
+) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        filter: None,
+        sort: Vec::new(),
+        fields: None,
+        limit: DEFAULT_LIMIT,
+        cursor: None,
+        locale: None,
+    };
+    let mut tree = Tree::default();
+    let mut conditions = 0usize;
+    let mut raw_cursor = None;
+    for (k, v) in params {
+        if let Some(rest) = k.strip_prefix("filter") {
+            let path = bracket_path(rest).ok_or_else(|| {
+                bad(
+                    Code::InvalidFilter,
+                    format!("`{k}` is not of the form `filter[field][operator]`"),
+                )
+            })?;
+            if path.len() > MAX_DEPTH * 2 + 2 {
+                return Err(bad(Code::InvalidFilter, format!("`{k}` nests too deeply")));
+            }
+            conditions += 1;
+            if conditions > MAX_CONDITIONS {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("at most {MAX_CONDITIONS} filter conditions are allowed"),
+                ));
+            }
+            tree.insert(&path, v.clone())
+                .map_err(|why| bad(Code::InvalidFilter, format!("`{k}`: {why}")))?;
+            continue;
+        }
+        match k.as_str() {
+            "sort" => q.sort = parse_sort(ty, v, surface)?,
+            "fields" => q.fields = Some(parse_fields(ty, v, surface)?),
+            "limit" => {
+                q.limit = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            Code::InvalidParameter,
+                            format!(
+                                "`limit` must be a whole number from 1 to {MAX_LIMIT}, got `{}`",
+                                clip(v)
+                            ),
+                        )
+                    })?
+            }
+            "cursor" => raw_cursor = Some(v.clone()),
+            "locale" => q.locale = Some(parse_locale(v)?),
+            _ => {
+                return Err(unknown_param(
+                    k,
+                    "`filter[…]`, `sort`, `fields`, `limit`, `cursor`, `locale`",
+                ));
+            }
+        }
+    }
+    if !tree.0.is_empty() {
+        q.filter = Some(to_filter(ty, &tree, surface, 0)?);
+    }
+    if let Some(raw) = raw_cursor {
+        let cursor = decode_cursor(&raw)?;
+        if cursor.s != sort_fingerprint(&q.sort) || cursor.v.len() != q.sort.len() {
+            return Err(bad(
+                Code::InvalidCursor,
+                "this cursor belongs to a list with a different `sort`; repeat the same parameters as the first page",
+            ));
+        }
+        q.cursor = Some(cursor);
+    }
+    Ok(q)
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn parse_locale(v: &str) -> Result<String, ApiError> {
+    let ok = !v.is_empty()
+        && v.len() <= 35
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(bad(
+            Code::InvalidParameter,
+            format!(
+                "`locale` must be a language tag like `en` or `pt-BR`, got `{}`",
+                clip(v)
+            ),
+        ))
+    }
+}
+
+fn readable_field<'a>(
+    ty: &'a ContentTypeDef,
+    name: &str,
+    surface: Surface,
+    what: &str,
+) -> Result<Target, ApiError> {
+    if let Some(meta) = MetaCol::parse(name, surface) {
+        return Ok(Target::Meta(meta));
+    }
+    let field = ty.field(name).ok_or_else(|| {
+        let code = match what {
+            "sort" => Code::InvalidSort,
+            "filter" => Code::InvalidFilter,
+            _ => Code::InvalidParameter,
+        };
+        bad(
+            code,
+            format!("`{}` has no field `{}` to {what} on", ty.api_id, clip(name)),
+        )
+    })?;
+    if surface == Surface::Delivery && field.private {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!("field `{name}` is private and cannot be used in a {what}"),
+        ));
+    }
+    Ok(Target::Field {
+        name: field.name.clone(),
+        ty: field.ty,
+    })
+}
+
+pub fn parse_fields(
+    ty: &ContentTypeDef,
+    v: &str,
+    surface: Surface,
+) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match ty.field(name) {
+            Some(f) if surface == Surface::Delivery && f.private => {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    format!("field `{name}` is private and cannot be selected"),
+                ));
+            }
+            Some(f) => out.push(f.name.clone()),
+            None => {
+                return Err(bad(
+                    Code::InvalidParameter,
+                    format!("`fields`: `{}` has no field `{}`", ty.api_id, clip(name)),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn parse_sort(
+    ty: &ContentTypeDef,
+    v: &str,
+    surface: Surface,
+) -> Result<Vec<SortKey>, ApiError> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let target = readable_field(ty, name, surface, "sort")?;
+        if let Target::Field { ty: fty, .. } = &target {
+            if !fty.is_scalar() {
+                return Err(bad(
+                    Code::InvalidSort,
+                    format!(
+                        "cannot sort on `{name}`: `{}` fields are not sortable",
+                        fty.as_str()
+                    ),
+                ));
+            }
+        }
+        if keys.iter().any(|k| k.target == target) {
+            return Err(bad(
+                Code::InvalidSort,
+                format!("`{name}` appears twice in `sort`"),
+            ));
+        }
+        keys.push(SortKey { target, desc });
+        if keys.len() > MAX_SORT_KEYS {
+            return Err(bad(
+                Code::InvalidSort,
+                format!("sort on at most {MAX_SORT_KEYS} fields"),
+            ));
+        }
+    }
+    // `id` is always the final tie-breaker, so an explicit one adds nothing.
+    if matches!(
+        keys.last(),
+        Some(SortKey {
+            target: Target::Meta(MetaCol::Id),
+            ..
+        })
+    ) && keys.len() > 1
+    {
+        return Err(bad(Code::InvalidSort, "`id` may only be sorted on alone"));
+    }
+    Ok(keys)
+}
+
+pub fn sort_fingerprint(sort: &[SortKey]) -> String {
+    let spec: Vec<String> = sort
+        .iter()
+        .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.target.name()))
+        .collect();
+    let digest = Sha256::digest(spec.join(",").as_bytes());
+    hex::encode(&digest[..6])
+}
+
+pub fn encode_cursor(c: &Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
+    let invalid = || {
+        bad(
+            Code::InvalidCursor,
+            "`cursor` is not one this server issued; use the `next_cursor` of the previous page",
+        )
+    };
+    if raw.len() > 4096 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    uuid::Uuid::parse_str(&c.id).map_err(|_| invalid())?;
+    Ok(c)
+}
+
+/// `[a][b][c]` → `["a","b","c"]`.
+fn bracket_path(s: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
+        let seg = &inner[..end];
+        if seg.is_empty() || seg.len() > 64 {
+            return None;
+        }
+        out.push(seg.to_string());
+        rest = &inner[end + 1..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[derive(Default, Debug)]
+struct Tree(BTreeMap<String, Node>);
+
+#[derive(Debug)]
+enum Node {
+    Leaf(String),
+    Map(Tree),
+}
+
+impl Tree {
+    fn insert(&mut self, path: &[String], value: String) -> Result<(), String> {
+        let (head, tail) = path.split_first().ok_or("empty path")?;
+        if tail.is_empty() {
+            if self.0.contains_key(head) {
+                return Err("given twice".into());
+            }
+            self.0.insert(head.clone(), Node::Leaf(value));
+            return Ok(());
+        }
+        let child = self
+            .0
+            .entry(head.clone())
+            .or_insert_with(|| Node::Map(Tree::default()));
+        match child {
+            Node::Map(t) => t.insert(tail, value),
+            Node::Leaf(_) => Err("conflicts with another parameter".into()),
+        }
+    }
+}
+
+fn to_filter(
+    ty: &ContentTypeDef,
+    tree: &Tree,
+    surface: Surface,
+    depth: usize,
+) -> Result<Filter, ApiError> {
+    if depth > MAX_DEPTH {
+        return Err(bad(Code::InvalidFilter, "filters nest too deeply"));
+    }
+    let mut all = Vec::new();
+    for (key, node) in &tree.0 {
+        let Node::Map(children) = node else {
+            return Err(bad(
+                Code::InvalidFilter,
+                format!("`filter[{key}]` needs an operator, e.g. `filter[{key}][eq]=…`"),
+            ));
+        };
+        if key == "or" || key == "and" {
+            let mut parts = Vec::new();
+            for (idx, group) in &children.0 {
+                let Node::Map(group) = group else {
+                    return Err(bad(
+                        Code::InvalidFilter,
+                        format!(
+                            "`filter[{key}][{idx}]` needs a condition, e.g. `filter[{key}][{idx}][title][eq]=…`"
+                        ),
+                    ));
+                };
+                if idx.parse::<u32>().is_err() {
+                    return Err(bad(
+                        Code::InvalidFilter,
+                        format!(
+                            "`filter[{key}][{idx}]`: groups are numbered, e.g. `filter[{key}][0]`"
+                        ),
+                    ));
+                }
+                parts.push(to_filter(ty, group, surface, depth + 1)?);
+            }
+            all.push(if key == "or" {
+                Filter::Or(parts)
+            } else {
+                Filter::And(parts)
+            });
+            continue;
+        }
+        let target = readable_field(ty, key, surface, "filter")?;
+        for (op_name, value) in &children.0 {
+            let op = Op::parse(op_name).ok_or_else(|| {
+                bad(
+                    Code::InvalidFilter,
+                    format!(
+                        "unknown operator `{}` on `{key}`; use one of eq ne lt lte gt gte in nin contains icontains startswith null",
+                        clip(op_name)
+                    ),
+                )
+            })?;
+            let Node::Leaf(raw) = value else {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("`filter[{key}][{op_name}]` takes a value, not more brackets"),
+                ));
+            };
+            all.push(condition(&target, op, raw)?);
+        }
+    }
+    Ok(if all.len() == 1 {
+        all.remove(0)
+    } else {
+        Filter::And(all)
+    })
+}
+
+fn condition(target: &Target, op: Op, raw: &str) -> Result<Filter, ApiError> {
+    let name = target.name();
+    if raw.len() > MAX_VALUE_LEN {
+        return Err(bad(
+            Code::InvalidFilter,
+            format!("the value for `{name}` is too long"),
+        ));
+    }
+    let fty = match target {
+        Target::Field { ty, .. } => Some(*ty),
+        Target::Meta(_) => None,
+    };
+    if fty.is_some_and(|t| !t.is_scalar() && t != FieldType::Relation && t != FieldType::Media)
+        || (fty.is_some_and(|t| matches!(t, FieldType::Relation | FieldType::Media))
+            && !matches!(op, Op::Null | Op::Eq | Op::Ne | Op::In | Op::Nin))
+    {
+        return Err(bad(
+            Code::InvalidFilter,
+            format!("operator cannot be used on `{name}`: its type is not filterable this way"),
+        ));
+    }
+    let stringy = match target {
+        Target::Meta(m) => !m.is_timestamp(),
+        Target::Field { ty, .. } => ty.is_stringy(),
+    };
+    let values = match op {
+        Op::Null => {
+            let b = match raw {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(bad(
+                        Code::InvalidFilter,
+                        format!("`null` on `{name}` takes `true` or `false`"),
+                    ));
+                }
+            };
+            vec![Scalar::Bool(b)]
+        }
+        Op::In | Op::Nin => {
+            let items: Vec<&str> = raw.split(',').collect();
+            if items.len() > MAX_IN_VALUES {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("`in`/`nin` take at most {MAX_IN_VALUES} values"),
+                ));
+            }
+            items
+                .into_iter()
+                .map(|s| typed(target, s))
+                .collect::<Result<_, _>>()?
+        }
+        Op::Contains | Op::Icontains | Op::Startswith => {
+            if !stringy {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("text operators cannot be used on `{name}`"),
+                ));
+            }
+            vec![Scalar::Str(raw.to_string())]
+        }
+        _ => {
+            if matches!(fty, Some(FieldType::Boolean))
+                && matches!(op, Op::Lt | Op::Lte | Op::Gt | Op::Gte)
+            {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("`{name}` is a boolean: use eq or ne"),
+                ));
+            }
+            vec![typed(target, raw)?]
+        }
+    };
+    Ok(Filter::Cond {
+        target: target.clone(),
+        op,
+        values,
+    })
+}
+
+fn typed(target: &Target, raw: &str) -> Result<Scalar, ApiError> {
+    let name = target.name();
+    let fail = |what: &str| {
+        bad(
+            Code::InvalidFilter,
+            format!("`{name}` expects {what}, got `{}`", clip(raw)),
+        )
+    };
+    match target {
+        Target::Meta(m) if m.is_timestamp() => DateTime::parse_from_rfc3339(raw)
+            .map(|d| Scalar::Ts(d.with_timezone(&Utc)))
+            .map_err(|_| fail("an RFC 3339 datetime")),
+        Target::Meta(_) => Ok(Scalar::Str(raw.to_string())),
+        Target::Field { ty, .. } => match ty {
+            FieldType::Integer => raw.parse().map(Scalar::Int).map_err(|_| fail("an integer")),
+            FieldType::Decimal => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Scalar::Float)
+                .ok_or_else(|| fail("a number")),
+            FieldType::Boolean => match raw {
+                "true" => Ok(Scalar::Bool(true)),
+                "false" => Ok(Scalar::Bool(false)),
+                _ => Err(fail("`true` or `false`")),
+            },
+            FieldType::Datetime => super::validate::normalize_datetime(raw)
+                .map(Scalar::Str)
+                .ok_or_else(|| fail("an RFC 3339 datetime")),
+            FieldType::Date => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map(|_| Scalar::Str(raw.to_string()))
+                .map_err(|_| fail("a date like 2024-03-31")),
+            _ => Ok(Scalar::Str(raw.to_string())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ty() -> ContentTypeDef {
+        serde_json::from_value(json!({
+            "api_id": "article", "name": "Article",
+            "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "rating", "type": "integer"},
+                {"name": "salary", "type": "integer", "private": true}
+            ]
+        }))
+        .expect("schema")
+    }
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parses_or_groups() {
+        let q = parse_list_params(
+            &ty(),
+            &p(&[
+                ("filter[or][0][rating][gte]", "4"),
+                ("filter[or][1][title][eq]", "x"),
+            ]),
+            Surface::Delivery,
+        )
+        .expect("parses");
+        match q.filter {
+            Some(Filter::Or(parts)) => assert_eq!(parts.len(), 2),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_unknowns() {
+        let t = ty();
+        let err = parse_list_params(&t, &p(&[("filter[nope][eq]", "1")]), Surface::Delivery)
+            .expect_err("x");
+        assert!(err.message.contains("nope"));
+        let err = parse_list_params(&t, &p(&[("filter[rating][like]", "1")]), Surface::Delivery)
+            .expect_err("x");
+        assert!(err.message.contains("like"));
+        let err =
+            parse_list_params(&t, &p(&[("page_size", "1")]), Surface::Delivery).expect_err("x");
+        assert!(err.message.contains("page_size"));
+        let err =
+            parse_list_params(&t, &p(&[("limit", "1000000")]), Surface::Delivery).expect_err("x");
+        assert_eq!(err.code, Code::InvalidParameter);
+        let err =
+            parse_list_params(&t, &p(&[("sort", "salary")]), Surface::Delivery).expect_err("x");
+        assert_eq!(err.code, Code::Forbidden);
+        let err = parse_list_params(&t, &p(&[("filter[rating][eq]", "abc")]), Surface::Delivery)
+            .expect_err("x");
+        assert_eq!(err.code, Code::InvalidFilter);
+    }
+}

@@ -1,0 +1,791 @@
+//! Entries: create, read, list, update, delete, versions, diff, restore, publish and
+//! unpublish, and the published-only delivery reads. Every write: access check →
+//! validation → one transaction (row + version + event) → commit.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tracing::instrument;
+
+use super::{TypeCache, if_match_ok, new_id};
+use crate::authz::{Authz, Grant, Principal};
+use crate::config::Settings;
+use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
+use crate::domain::schema::{ContentTypeDef, FieldType, TypeKind};
+use crate::domain::{diff, now, slug, validate};
+use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::store::content_types::TypeRow;
+use crate::store::entries::{self, EntryRow, VersionRow};
+use crate::store::events::{self, NewEvent};
+use crate::store::query::{ListSpec, count, list_page};
+use crate::store::{Store, is_unique_violation};
+
+/// What a client sends to create or update an entry.
+#[derive(Debug, Clone, Default)]
+pub struct EntryInput {
+    pub fields: Map<String, Value>,
+    pub locale: Option<String>,
+    pub message: Option<String>,
+}
+
+pub struct Page {
+    pub items: Vec<EntryRow>,
+    pub next_cursor: Option<String>,
+    pub total: i64,
+    pub fields: Option<Vec<String>>,
+}
+
+#[derive(Clone)]
+pub struct ContentService {
+    store: Store,
+    authz: Authz,
+    types: TypeCache,
+    settings: Arc<Settings>,
+}
+
+/// The entity tag of an entry's management representation.
+pub fn entry_etag(row: &EntryRow) -> String {
+    format!("\"{}.{}\"", row.version, row.rev)
+}
+
+fn not_found(type_id: &str, id: &str) -> ApiError {
+    ApiError::new(
+        Code::EntryNotFound,
+        format!(
+            "there is no `{type_id}` entry `{}`",
+            id.chars().take(80).collect::<String>()
+        ),
+    )
+}
+
+fn stale(row: &EntryRow) -> ApiError {
+    ApiError::new(
+        Code::PreconditionFailed,
+        format!(
+            "the entry changed since you read it (now version {}); reload it, reapply your edit and send the new ETag in If-Match",
+            row.version
+        ),
+    )
+    .with_details(serde_json::json!({ "current_version": row.version, "current_etag": entry_etag(row) }))
+    .with_header("etag", entry_etag(row))
+}
+
+impl ContentService {
+    pub fn new(store: Store, authz: Authz, types: TypeCache, settings: Arc<Settings>) -> Self {
+        Self {
+            store,
+            authz,
+            types,
+            settings,
+        }
+    }
+
+    fn locale_for(&self, ty: &ContentTypeDef, requested: Option<&str>) -> ApiResult<String> {
+        let default = &self.settings.default_locale;
+        match requested {
+            None => Ok(default.clone()),
+            Some(l) if l == default => Ok(l.to_string()),
+            Some(l) if ty.options.localized => {
+                let ok = l.len() <= 35
+                    && !l.is_empty()
+                    && l.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if ok {
+                    Ok(l.to_string())
+                } else {
+                    Err(ApiError::new(
+                        Code::InvalidBody,
+                        "`locale` must be a language tag like `en` or `pt-BR`",
+                    ))
+                }
+            }
+            Some(l) => Err(ApiError::new(
+                Code::InvalidBody,
+                format!(
+                    "`{}` is not localized: leave out `locale` or use `{default}` (got `{}`)",
+                    ty.api_id,
+                    l.chars().take(35).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    fn check_owner(
+        grant: &Grant,
+        principal: &Principal,
+        row: &EntryRow,
+        action: &str,
+    ) -> ApiResult<()> {
+        if grant.owner_only && row.owner.as_deref() != principal.user_id() {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                format!("your role may `{action}` only entries you own"),
+            ));
+        }
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(content_type = %type_id))]
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        input: EntryInput,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        self.authz.check(principal, type_id, "create")?;
+        let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
+        let mut doc = validate::validate_document(&ty.def, &input.fields, true)
+            .map_err(ApiError::validation)?;
+        let message = check_message(input.message)?;
+
+        let tx = self.store.write().await?;
+        if ty.def.kind == TypeKind::Singleton && entries::count_of_type(&tx.txn, type_id).await? > 0
+        {
+            return Err(ApiError::new(
+                Code::AlreadyExists,
+                format!(
+                    "`{type_id}` is a singleton and already has its entry; update that one instead"
+                ),
+            ));
+        }
+        let id = new_id();
+        let slug = self
+            .prepare_refs(&tx.txn, &ty.def, &locale, &mut doc, None)
+            .await?;
+        let at = now();
+        let mut row = EntryRow {
+            id: id.clone(),
+            type_id: type_id.to_string(),
+            locale,
+            owner: principal.user_id().map(str::to_string),
+            status: "draft".into(),
+            stage: "draft".into(),
+            slug,
+            version: 1,
+            published_version: None,
+            rev: 1,
+            draft: Value::Object(doc),
+            published: None,
+            created_at: at,
+            updated_at: at,
+            published_at: None,
+        };
+        if !ty.def.options.draft_publish {
+            publish_in_place(&mut row, at);
+        }
+        entries::insert(&tx.txn, &row).await.map_err(map_unique)?;
+        record_version(&tx.txn, &row, principal, message).await?;
+        append(&tx.txn, "entry.created", &row, principal).await?;
+        if row.published_version.is_some() {
+            append(&tx.txn, "entry.published", &row, principal).await?;
+        }
+        tx.commit().await?;
+        Ok((row, ty))
+    }
+
+    /// Validates relations, unique fields and the slug of a document about to be saved;
+    /// derives the slug when it is empty. Returns the slug to store in the row.
+    async fn prepare_refs(
+        &self,
+        c: &impl sea_orm::ConnectionTrait,
+        ty: &ContentTypeDef,
+        locale: &str,
+        doc: &mut Map<String, Value>,
+        entry_id: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        for field in &ty.fields {
+            match field.ty {
+                FieldType::Relation => {
+                    let Some(target) = field.target.as_deref() else {
+                        continue;
+                    };
+                    let ids: Vec<String> = match doc.get(&field.name) {
+                        Some(Value::String(s)) => vec![s.clone()],
+                        Some(Value::Array(items)) => items
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect(),
+                        _ => continue,
+                    };
+                    let found = entries::existing_ids(c, target, &ids).await?;
+                    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+                        errors.push(FieldError {
+                            field: field.name.clone(),
+                            code: "invalid_reference",
+                            message: format!("there is no `{target}` entry `{missing}`"),
+                        });
+                    }
+                }
+                FieldType::Slug => {}
+                _ if field.unique => {
+                    if let Some(v) = doc.get(&field.name) {
+                        if entries::value_taken(c, &ty.api_id, locale, &field.name, v, entry_id)
+                            .await?
+                        {
+                            errors.push(FieldError {
+                                field: field.name.clone(),
+                                code: "unique",
+                                message: "another entry already has this value".into(),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut stored_slug = None;
+        let primary = ty.slug_field().map(|f| f.name.clone());
+        for field in ty.fields.iter().filter(|f| f.ty == FieldType::Slug) {
+            let source = field
+                .source
+                .clone()
+                .or_else(|| ty.options.title_field.clone());
+            let given = doc
+                .get(&field.name)
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let is_primary = primary.as_deref() == Some(field.name.as_str());
+            let value = match given {
+                Some(s) => {
+                    if is_primary
+                        && entries::slug_taken(c, &ty.api_id, locale, &s, entry_id).await?
+                    {
+                        errors.push(FieldError {
+                            field: field.name.clone(),
+                            code: "unique",
+                            message: format!("the slug `{s}` is taken; choose another"),
+                        });
+                    }
+                    Some(s)
+                }
+                None => {
+                    let base = source
+                        .as_ref()
+                        .and_then(|s| doc.get(s))
+                        .and_then(Value::as_str)
+                        .and_then(slug::slugify);
+                    match base {
+                        Some(base) if is_primary => Some(
+                            self.free_slug(c, &ty.api_id, locale, &base, entry_id)
+                                .await?,
+                        ),
+                        other => other,
+                    }
+                }
+            };
+            match value {
+                Some(v) => {
+                    doc.insert(field.name.clone(), Value::String(v.clone()));
+                    if is_primary {
+                        stored_slug = Some(v);
+                    }
+                }
+                None if field.required => errors.push(FieldError {
+                    field: field.name.clone(),
+                    code: "required",
+                    message: "give a slug, or a title to derive it from".into(),
+                }),
+                None => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(stored_slug)
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+
+    async fn free_slug(
+        &self,
+        c: &impl sea_orm::ConnectionTrait,
+        type_id: &str,
+        locale: &str,
+        base: &str,
+        except: Option<&str>,
+    ) -> ApiResult<String> {
+        if !entries::slug_taken(c, type_id, locale, base, except).await? {
+            return Ok(base.to_string());
+        }
+        for n in 2..1000 {
+            let candidate = format!("{base}-{n}");
+            if !entries::slug_taken(c, type_id, locale, &candidate, except).await? {
+                return Ok(candidate);
+            }
+        }
+        Ok(format!("{base}-{}", &new_id()[24..]))
+    }
+
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        self.authz.check(principal, type_id, "read")?;
+        let row = entries::get_one(self.store.db(), type_id, id, false)
+            .await?
+            .ok_or_else(|| not_found(type_id, id))?;
+        Ok((row, ty))
+    }
+
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        params: &[(String, String)],
+        surface: Surface,
+    ) -> ApiResult<(Page, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        self.authz.check(principal, type_id, "read")?;
+        let q = query::parse_list_params(&ty.def, params, surface)?;
+        let page = self.page(type_id, &q, surface).await?;
+        Ok((page, ty))
+    }
+
+    async fn page(&self, type_id: &str, q: &ListQuery, surface: Surface) -> ApiResult<Page> {
+        let sort: Vec<SortKey> = if q.sort.is_empty() {
+            vec![SortKey {
+                target: Target::Meta(MetaCol::CreatedAt),
+                desc: true,
+            }]
+        } else {
+            q.sort.clone()
+        };
+        let after = match &q.cursor {
+            Some(c) => Some((cursor_scalars(&sort, c)?, c.id.clone())),
+            None => None,
+        };
+        let spec = ListSpec {
+            type_id,
+            surface,
+            query: q,
+            sort: &sort,
+            after,
+        };
+        let db = self.store.db();
+        let mut items = list_page(db, &spec).await?;
+        let total = count(db, &spec).await?;
+        let next_cursor = if items.len() as u64 > q.limit {
+            items.truncate(q.limit as usize);
+            items.last().map(|last| {
+                let data = match surface {
+                    Surface::Delivery => last.published.as_ref().unwrap_or(&last.draft),
+                    Surface::Manage => &last.draft,
+                };
+                let v = sort
+                    .iter()
+                    .map(|k| sort_value(last, data, &k.target))
+                    .collect();
+                query::encode_cursor(&Cursor {
+                    s: query::sort_fingerprint(&q.sort),
+                    v,
+                    id: last.id.clone(),
+                })
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            next_cursor,
+            total,
+            fields: q.fields.clone(),
+        })
+    }
+
+    #[instrument(skip_all, fields(content_type = %type_id, entry = %id))]
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        input: EntryInput,
+        if_match: Option<&str>,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        let grant = self.authz.check(principal, type_id, "update")?;
+        if input.locale.is_some() {
+            return Err(ApiError::new(
+                Code::InvalidBody,
+                "an entry's `locale` cannot change; create an entry in the other locale instead",
+            ));
+        }
+        let message = check_message(input.message)?;
+        let tx = self.store.write().await?;
+        let mut row = entries::get_one(&tx.txn, type_id, id, true)
+            .await?
+            .ok_or_else(|| not_found(type_id, id))?;
+        Self::check_owner(&grant, principal, &row, "update")?;
+        if !if_match_ok(if_match, &entry_etag(&row)) {
+            return Err(stale(&row));
+        }
+        let mut merged = row.draft.as_object().cloned().unwrap_or_default();
+        for (k, v) in input.fields {
+            merged.insert(k, v);
+        }
+        let mut doc =
+            validate::validate_document(&ty.def, &merged, false).map_err(ApiError::validation)?;
+        row.slug = self
+            .prepare_refs(&tx.txn, &ty.def, &row.locale.clone(), &mut doc, Some(id))
+            .await?;
+        let doc = Value::Object(doc);
+        if doc == row.draft && message.is_none() {
+            return Ok((row, ty));
+        }
+        let at = now();
+        row.draft = doc;
+        row.version += 1;
+        row.rev += 1;
+        row.updated_at = at;
+        row.status = if row.published_version.is_some() {
+            "changed".into()
+        } else {
+            "draft".into()
+        };
+        if !ty.def.options.draft_publish {
+            publish_in_place(&mut row, at);
+        }
+        entries::update(&tx.txn, &row).await.map_err(map_unique)?;
+        record_version(&tx.txn, &row, principal, message).await?;
+        append(&tx.txn, "entry.updated", &row, principal).await?;
+        if !ty.def.options.draft_publish {
+            append(&tx.txn, "entry.published", &row, principal).await?;
+        }
+        tx.commit().await?;
+        Ok((row, ty))
+    }
+
+    #[instrument(skip_all, fields(content_type = %type_id, entry = %id))]
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> ApiResult<()> {
+        self.types.get(type_id)?;
+        let grant = self.authz.check(principal, type_id, "delete")?;
+        let tx = self.store.write().await?;
+        let row = entries::get_one(&tx.txn, type_id, id, true)
+            .await?
+            .ok_or_else(|| not_found(type_id, id))?;
+        Self::check_owner(&grant, principal, &row, "delete")?;
+        if !if_match_ok(if_match, &entry_etag(&row)) {
+            return Err(stale(&row));
+        }
+        entries::delete(&tx.txn, id).await?;
+        append(&tx.txn, "entry.deleted", &row, principal).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(content_type = %type_id, entry = %id))]
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        publish: bool,
+        if_match: Option<&str>,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        let grant = self.authz.check(principal, type_id, "publish")?;
+        let tx = self.store.write().await?;
+        let mut row = entries::get_one(&tx.txn, type_id, id, true)
+            .await?
+            .ok_or_else(|| not_found(type_id, id))?;
+        Self::check_owner(&grant, principal, &row, "publish")?;
+        if !if_match_ok(if_match, &entry_etag(&row)) {
+            return Err(stale(&row));
+        }
+        let at = now();
+        if publish {
+            if row.published_version == Some(row.version) {
+                return Ok((row, ty));
+            }
+            // The draft may predate a schema change: publish only what fits the type now.
+            let doc = row.draft.as_object().cloned().unwrap_or_default();
+            validate::validate_document(&ty.def, &doc, false).map_err(|errs| {
+                let mut e = ApiError::validation(errs);
+                e.message = format!(
+                    "the draft does not fit the content type, so it cannot be published: {}",
+                    e.message
+                );
+                e
+            })?;
+            publish_in_place(&mut row, at);
+        } else {
+            if row.published_version.is_none() {
+                return Ok((row, ty));
+            }
+            row.published = None;
+            row.published_version = None;
+            row.published_at = None;
+            row.status = "draft".into();
+            row.stage = "draft".into();
+        }
+        row.rev += 1;
+        row.updated_at = at;
+        entries::update(&tx.txn, &row).await?;
+        append(
+            &tx.txn,
+            if publish {
+                "entry.published"
+            } else {
+                "entry.unpublished"
+            },
+            &row,
+            principal,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((row, ty))
+    }
+
+    pub async fn versions(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        before: Option<i32>,
+        limit: u64,
+    ) -> ApiResult<(Vec<VersionRow>, i32)> {
+        let (row, _) = self.get(principal, type_id, id).await?;
+        let list = entries::list_versions(self.store.db(), id, before, limit).await?;
+        Ok((list, row.version))
+    }
+
+    pub async fn version(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        n: i32,
+    ) -> ApiResult<VersionRow> {
+        self.get(principal, type_id, id).await?;
+        entries::get_version(self.store.db(), id, n)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::VersionNotFound,
+                    format!("entry `{id}` has no version {n}; list them at …/versions"),
+                )
+            })
+    }
+
+    pub async fn diff(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        from: i32,
+        to: i32,
+    ) -> ApiResult<Vec<diff::FieldChange>> {
+        let (_, ty) = self.get(principal, type_id, id).await?;
+        let a = self.version(principal, type_id, id, from).await?;
+        let b = self.version(principal, type_id, id, to).await?;
+        let order: Vec<String> = ty.def.fields.iter().map(|f| f.name.clone()).collect();
+        let empty = Map::new();
+        Ok(diff::diff(
+            a.data.as_object().unwrap_or(&empty),
+            b.data.as_object().unwrap_or(&empty),
+            &order,
+        ))
+    }
+
+    /// Restores version `n` as a new version (history is never rewritten).
+    #[instrument(skip_all, fields(content_type = %type_id, entry = %id))]
+    pub async fn restore(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        n: i32,
+        message: Option<String>,
+        if_match: Option<&str>,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let old = self.version(principal, type_id, id, n).await?;
+        let fields = old.data.as_object().cloned().unwrap_or_default();
+        // Replace the whole document: fields absent from the old version are cleared.
+        let (current, ty) = self.get(principal, type_id, id).await?;
+        let mut input = EntryInput {
+            fields,
+            locale: None,
+            message: Some(message.unwrap_or_else(|| format!("restored version {n}"))),
+        };
+        for key in current
+            .draft
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            input.fields.entry(key).or_insert(Value::Null);
+        }
+        for key in input.fields.keys().cloned().collect::<Vec<_>>() {
+            if ty.def.field(&key).is_none() {
+                input.fields.remove(&key);
+            }
+        }
+        self.update(principal, type_id, id, input, if_match).await
+    }
+
+    /// Delivery: one published entry by id or slug.
+    pub async fn deliver_one(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id_or_slug: &str,
+        locale: Option<&str>,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+        let ty = self.types.get(type_id)?;
+        self.authz.check(principal, type_id, "read")?;
+        let db = self.store.db();
+        let row = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
+            entries::get_one(db, type_id, id_or_slug, false).await?
+        } else if slug::is_slug(id_or_slug) {
+            entries::get_by_slug(db, type_id, id_or_slug, locale).await?
+        } else {
+            None
+        };
+        match row {
+            Some(row) if row.published.is_some() && locale.is_none_or(|l| l == row.locale) => {
+                Ok((row, ty))
+            }
+            _ => Err(not_found(type_id, id_or_slug)),
+        }
+    }
+}
+
+fn check_message(message: Option<String>) -> ApiResult<Option<String>> {
+    match message {
+        Some(m) if m.chars().count() > 1000 => Err(ApiError::new(
+            Code::InvalidBody,
+            "`message` may have at most 1000 characters",
+        )),
+        Some(m) if m.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+fn publish_in_place(row: &mut EntryRow, at: chrono::DateTime<chrono::Utc>) {
+    row.published = Some(row.draft.clone());
+    row.published_version = Some(row.version);
+    row.published_at = Some(at);
+    row.status = "published".into();
+    row.stage = "published".into();
+}
+
+fn map_unique(e: sea_orm::DbErr) -> ApiError {
+    if is_unique_violation(&e) {
+        ApiError::validation(vec![FieldError {
+            field: "slug".into(),
+            code: "unique",
+            message: "another entry took this slug at the same moment; retry".into(),
+        }])
+    } else {
+        e.into()
+    }
+}
+
+async fn record_version(
+    c: &impl sea_orm::ConnectionTrait,
+    row: &EntryRow,
+    principal: &Principal,
+    message: Option<String>,
+) -> ApiResult<()> {
+    let v = VersionRow {
+        entry_id: row.id.clone(),
+        n: row.version,
+        data: row.draft.clone(),
+        author: principal
+            .user_id()
+            .map(str::to_string)
+            .or_else(|| Some(principal.actor_ref())),
+        message,
+        created_at: row.updated_at,
+    };
+    entries::insert_version(c, &row.type_id, &v).await?;
+    Ok(())
+}
+
+async fn append(
+    c: &impl sea_orm::ConnectionTrait,
+    kind: &'static str,
+    row: &EntryRow,
+    principal: &Principal,
+) -> ApiResult<i64> {
+    Ok(events::append(
+        c,
+        NewEvent {
+            kind,
+            resource: "entry",
+            content_type: Some(row.type_id.clone()),
+            entry_id: Some(row.id.clone()),
+            locale: Some(row.locale.clone()),
+            version: Some(row.version),
+            actor: Some(principal.actor_ref()),
+            payload: serde_json::json!({
+                "status": row.status,
+                "published_version": row.published_version,
+            }),
+        },
+    )
+    .await?)
+}
+
+/// The value a row has for a sort key, as stored in a cursor.
+fn sort_value(row: &EntryRow, data: &Value, target: &Target) -> Value {
+    match target {
+        Target::Meta(m) => match m {
+            MetaCol::Id => Value::String(row.id.clone()),
+            MetaCol::CreatedAt => Value::String(crate::domain::fmt_ts(&row.created_at)),
+            MetaCol::UpdatedAt => Value::String(crate::domain::fmt_ts(&row.updated_at)),
+            MetaCol::PublishedAt => row
+                .published_at
+                .map(|t| Value::String(crate::domain::fmt_ts(&t)))
+                .unwrap_or(Value::Null),
+            MetaCol::Locale => Value::String(row.locale.clone()),
+            MetaCol::Status => Value::String(row.status.clone()),
+            MetaCol::Stage => Value::String(row.stage.clone()),
+        },
+        Target::Field { name, .. } => data.get(name).cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// Cursor values back to typed scalars; anything that does not fit is a forged cursor.
+fn cursor_scalars(sort: &[SortKey], c: &Cursor) -> ApiResult<Vec<Option<Scalar>>> {
+    let bad = || {
+        ApiError::new(
+            Code::InvalidCursor,
+            "`cursor` is not one this server issued; use the `next_cursor` of the previous page",
+        )
+    };
+    if c.v.len() != sort.len() {
+        return Err(bad());
+    }
+    sort.iter()
+        .zip(&c.v)
+        .map(|(k, v)| {
+            if v.is_null() {
+                return Ok(None);
+            }
+            let s = match &k.target {
+                Target::Meta(m) if m.is_timestamp() => v
+                    .as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|d| Scalar::Ts(d.with_timezone(&chrono::Utc))),
+                Target::Meta(_) => v.as_str().map(|s| Scalar::Str(s.to_string())),
+                Target::Field { ty, .. } => match ty {
+                    FieldType::Integer => v.as_i64().map(Scalar::Int),
+                    FieldType::Decimal => v.as_f64().map(Scalar::Float),
+                    FieldType::Boolean => v.as_bool().map(Scalar::Bool),
+                    _ => v.as_str().map(|s| Scalar::Str(s.to_string())),
+                },
+            };
+            s.map(Some).ok_or_else(bad)
+        })
+        .collect()
+}

@@ -1,0 +1,126 @@
+//! One service per capability. Every write goes through a service method that checks
+//! access first, opens one transaction, writes the change and its event, and commits.
+//! Services know nothing of HTTP.
+
+pub mod admin;
+pub mod auth;
+pub mod content;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+
+use crate::authz::Authz;
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::store::Store;
+use crate::store::content_types::TypeRow;
+
+/// Content types held in memory (every request needs its type), swapped whole after a
+/// schema change. `epoch` counts changes so derived artefacts (the OpenAPI document) know
+/// when to rebuild.
+#[derive(Clone)]
+pub struct TypeCache {
+    types: Arc<ArcSwap<HashMap<String, Arc<TypeRow>>>>,
+    epoch: Arc<AtomicU64>,
+}
+
+impl TypeCache {
+    pub async fn load(store: &Store) -> ApiResult<TypeCache> {
+        let cache = TypeCache {
+            types: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            epoch: Arc::new(AtomicU64::new(0)),
+        };
+        cache.reload(store).await?;
+        Ok(cache)
+    }
+
+    pub async fn reload(&self, store: &Store) -> ApiResult<()> {
+        let rows = crate::store::content_types::list(store.db()).await?;
+        let map = rows
+            .into_iter()
+            .map(|r| (r.def.api_id.clone(), Arc::new(r)))
+            .collect();
+        self.types.store(Arc::new(map));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub fn get(&self, api_id: &str) -> ApiResult<Arc<TypeRow>> {
+        self.types.load().get(api_id).cloned().ok_or_else(|| {
+            ApiError::new(
+                Code::ContentTypeNotFound,
+                format!(
+                    "there is no content type `{}`; list them at /api/v1/manage/content-types",
+                    api_id.chars().take(64).collect::<String>()
+                ),
+            )
+        })
+    }
+
+    pub fn all(&self) -> Vec<Arc<TypeRow>> {
+        let mut all: Vec<_> = self.types.load().values().cloned().collect();
+        all.sort_by(|a, b| a.def.api_id.cmp(&b.def.api_id));
+        all
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub authz: Authz,
+    pub types: TypeCache,
+    pub schema: schema::SchemaService,
+    pub content: content::ContentService,
+    pub auth: auth::AuthService,
+    pub admin: admin::AdminService,
+}
+
+impl Services {
+    pub async fn build(settings: Arc<Settings>, store: Store) -> anyhow::Result<Services> {
+        admin::seed_roles(&store).await?;
+        let authz = Authz::load(store.clone()).await?;
+        let types = TypeCache::load(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
+        Ok(Services {
+            schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
+            content: content::ContentService::new(
+                store.clone(),
+                authz.clone(),
+                types.clone(),
+                settings.clone(),
+            ),
+            admin: admin::AdminService::new(store.clone(), authz.clone(), auth.clone()),
+            auth,
+            settings,
+            store,
+            authz,
+            types,
+        })
+    }
+}
+
+/// Compares an `If-Match` header with the current entity tag (`*` matches anything).
+pub fn if_match_ok(if_match: Option<&str>, current: &str) -> bool {
+    match if_match {
+        None => true,
+        Some(h) => h
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == current),
+    }
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,318 @@
+//! Entry rows and their immutable versions. The row holds the working draft and, when
+//! published, a copy of the published version's data, so delivery reads one row.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+use serde_json::Value;
+
+use super::{Sql, get};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRow {
+    pub id: String,
+    pub type_id: String,
+    pub locale: String,
+    pub owner: Option<String>,
+    pub status: String,
+    pub stage: String,
+    pub slug: Option<String>,
+    pub version: i32,
+    pub published_version: Option<i32>,
+    pub rev: i64,
+    pub draft: Value,
+    pub published: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub const COLS: &str = "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.version, e.published_version, e.rev, e.draft, e.published, e.created_at, e.updated_at, e.published_at";
+
+pub fn from_row(r: &QueryResult) -> Result<EntryRow, DbErr> {
+    Ok(EntryRow {
+        id: get(r, "id")?,
+        type_id: get(r, "type_id")?,
+        locale: get(r, "locale")?,
+        owner: get(r, "owner")?,
+        status: get(r, "status")?,
+        stage: get(r, "stage")?,
+        slug: get(r, "slug")?,
+        version: get(r, "version")?,
+        published_version: get(r, "published_version")?,
+        rev: get(r, "rev")?,
+        draft: get(r, "draft")?,
+        published: get(r, "published")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+        published_at: get(r, "published_at")?,
+    })
+}
+
+/// Reads one entry of a type; `lock` takes a row lock on PostgreSQL (SQLite writes are
+/// already serialized by the store's write gate).
+pub async fn get_one(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Option<EntryRow>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
+        .bind(type_id)
+        .push(" AND e.id = ")
+        .bind(id);
+    if lock && c.get_database_backend() == DbBackend::Postgres {
+        q.push(" FOR UPDATE");
+    }
+    q.fetch_one(c).await?.as_ref().map(from_row).transpose()
+}
+
+/// A published entry by slug (delivery).
+pub async fn get_by_slug(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    slug: &str,
+    locale: Option<&str>,
+) -> Result<Option<EntryRow>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
+        .bind(type_id)
+        .push(" AND e.slug = ")
+        .bind(slug);
+    if let Some(locale) = locale {
+        q.push(" AND e.locale = ").bind(locale);
+    }
+    q.push(" AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1");
+    q.fetch_one(c).await?.as_ref().map(from_row).transpose()
+}
+
+pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")
+        .bind(e.id.as_str()).push(", ")
+        .bind(e.type_id.as_str()).push(", ")
+        .bind(e.locale.as_str()).push(", ")
+        .bind(e.owner.clone()).push(", ")
+        .bind(e.status.as_str()).push(", ")
+        .bind(e.stage.as_str()).push(", ")
+        .bind(e.slug.clone()).push(", ")
+        .bind(e.version).push(", ")
+        .bind(e.published_version).push(", ")
+        .bind(e.rev).push(", ")
+        .bind_json(&e.draft).push(", ")
+        .bind(e.published.clone()).push(", ")
+        .bind_ts(e.created_at).push(", ")
+        .bind_ts(e.updated_at).push(", ")
+        .bind_ts_opt(e.published_at).push(")");
+    q.execute(c).await.map(|_| ())
+}
+
+/// Writes every mutable column of the row.
+pub async fn update(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("UPDATE entries SET owner = ")
+        .bind(e.owner.clone())
+        .push(", status = ")
+        .bind(e.status.as_str())
+        .push(", stage = ")
+        .bind(e.stage.as_str())
+        .push(", slug = ")
+        .bind(e.slug.clone())
+        .push(", version = ")
+        .bind(e.version)
+        .push(", published_version = ")
+        .bind(e.published_version)
+        .push(", rev = ")
+        .bind(e.rev)
+        .push(", draft = ")
+        .bind_json(&e.draft)
+        .push(", published = ")
+        .bind(e.published.clone())
+        .push(", updated_at = ")
+        .bind_ts(e.updated_at)
+        .push(", published_at = ")
+        .bind_ts_opt(e.published_at)
+        .push(" WHERE id = ")
+        .bind(e.id.as_str());
+    q.execute(c).await.map(|_| ())
+}
+
+pub async fn delete(c: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM entry_versions WHERE entry_id = ")
+        .bind(id);
+    q.execute(c).await?;
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM entries WHERE id = ").bind(id);
+    q.execute(c).await.map(|_| ())
+}
+
+pub async fn count_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<i64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT COUNT(*) AS n FROM entries WHERE type_id = ")
+        .bind(type_id);
+    match q.fetch_one(c).await? {
+        Some(r) => get(&r, "n"),
+        None => Ok(0),
+    }
+}
+
+/// All entries of a type (for schema-change checks); drafts and published copies.
+pub async fn all_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<Vec<EntryRow>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
+        .bind(type_id);
+    q.fetch_all(c).await?.iter().map(from_row).collect()
+}
+
+pub async fn slug_taken(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    locale: &str,
+    slug: &str,
+    except_id: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT id FROM entries WHERE type_id = ")
+        .bind(type_id)
+        .push(" AND locale = ")
+        .bind(locale)
+        .push(" AND slug = ")
+        .bind(slug);
+    if let Some(id) = except_id {
+        q.push(" AND id <> ").bind(id);
+    }
+    q.push(" LIMIT 1");
+    Ok(q.fetch_one(c).await?.is_some())
+}
+
+/// Whether another entry's draft already holds `value` in `field` (unique validation).
+pub async fn value_taken(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    locale: &str,
+    field: &str,
+    value: &Value,
+    except_id: Option<&str>,
+) -> Result<bool, DbErr> {
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push("SELECT id FROM entries e WHERE e.type_id = ")
+        .bind(type_id)
+        .push(" AND e.locale = ")
+        .bind(locale)
+        .push(" AND ");
+    // Compare JSON to JSON so numbers, booleans and strings all match exactly.
+    match backend {
+        DbBackend::Postgres => {
+            q.push(&format!("(e.draft -> '{field}') = "))
+                .bind_json(value)
+                .push("::jsonb");
+        }
+        _ => {
+            q.push(&format!(
+                "json_extract(e.draft, '$.\"{field}\"') = json_extract("
+            ))
+            .bind(serde_json::json!([value]).to_string())
+            .push(", '$[0]')");
+        }
+    }
+    if let Some(id) = except_id {
+        q.push(" AND e.id <> ").bind(id);
+    }
+    q.push(" LIMIT 1");
+    Ok(q.fetch_one(c).await?.is_some())
+}
+
+/// Which of `ids` exist as entries of `type_id`.
+pub async fn existing_ids(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT id FROM entries WHERE type_id = ")
+        .bind(type_id)
+        .push(" AND id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(id.as_str());
+    }
+    q.push(")");
+    q.fetch_all(c).await?.iter().map(|r| get(r, "id")).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub entry_id: String,
+    pub n: i32,
+    pub data: Value,
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn version_from_row(r: &QueryResult) -> Result<VersionRow, DbErr> {
+    Ok(VersionRow {
+        entry_id: get(r, "entry_id")?,
+        n: get(r, "n")?,
+        data: get(r, "data")?,
+        author: get(r, "author")?,
+        message: get(r, "message")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+pub async fn insert_version(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    v: &VersionRow,
+) -> Result<(), DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("INSERT INTO entry_versions (entry_id, n, type_id, data, author, message, created_at) VALUES (")
+        .bind(v.entry_id.as_str()).push(", ")
+        .bind(v.n).push(", ")
+        .bind(type_id).push(", ")
+        .bind_json(&v.data).push(", ")
+        .bind(v.author.clone()).push(", ")
+        .bind(v.message.clone()).push(", ")
+        .bind_ts(v.created_at).push(")");
+    q.execute(c).await.map(|_| ())
+}
+
+pub async fn list_versions(
+    c: &impl ConnectionTrait,
+    entry_id: &str,
+    before: Option<i32>,
+    limit: u64,
+) -> Result<Vec<VersionRow>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT entry_id, n, data, author, message, created_at FROM entry_versions WHERE entry_id = ").bind(entry_id);
+    if let Some(before) = before {
+        q.push(" AND n < ").bind(before);
+    }
+    q.push(" ORDER BY n DESC LIMIT ").bind(limit as i64);
+    q.fetch_all(c).await?.iter().map(version_from_row).collect()
+}
+
+pub async fn get_version(
+    c: &impl ConnectionTrait,
+    entry_id: &str,
+    n: i32,
+) -> Result<Option<VersionRow>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT entry_id, n, data, author, message, created_at FROM entry_versions WHERE entry_id = ")
+        .bind(entry_id)
+        .push(" AND n = ")
+        .bind(n);
+    q.fetch_one(c)
+        .await?
+        .as_ref()
+        .map(version_from_row)
+        .transpose()
+}

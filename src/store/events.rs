@@ -1,0 +1,105 @@
+//! The event log: an append-only table ordered by a monotonic sequence number. Only
+//! [`append`] writes to it, always inside the transaction of the change it records.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Sql, get};
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// e.g. `entry.created`, `entry.published`, `content_type.updated`.
+    pub kind: &'static str,
+    /// `entry`, `content_type`, `policy`, …
+    pub resource: &'static str,
+    pub content_type: Option<String>,
+    pub entry_id: Option<String>,
+    pub locale: Option<String>,
+    pub version: Option<i32>,
+    /// `user:<id>`, `token:<id>` or `system`.
+    pub actor: Option<String>,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: String,
+    pub resource: String,
+    pub content_type: Option<String>,
+    pub entry_id: Option<String>,
+    pub locale: Option<String>,
+    pub version: Option<i32>,
+    pub actor: Option<String>,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Appends one event in the caller's transaction and returns its sequence number.
+pub async fn append(c: &impl ConnectionTrait, ev: NewEvent) -> Result<i64, DbErr> {
+    let backend = c.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Held until commit: events become visible in sequence order.
+        c.execute_unprepared("SELECT pg_advisory_xact_lock(7201455)")
+            .await?;
+    }
+    let mut q = Sql::new(backend);
+    q.push("INSERT INTO events (kind, resource, content_type, entry_id, locale, version, actor, payload, created_at) VALUES (")
+        .bind(ev.kind)
+        .push(", ")
+        .bind(ev.resource)
+        .push(", ")
+        .bind(ev.content_type)
+        .push(", ")
+        .bind(ev.entry_id)
+        .push(", ")
+        .bind(ev.locale)
+        .push(", ")
+        .bind(ev.version)
+        .push(", ")
+        .bind(ev.actor)
+        .push(", ")
+        .bind_json(&ev.payload)
+        .push(", ")
+        .bind_ts(crate::domain::now())
+        .push(") RETURNING seq");
+    let row = q
+        .fetch_one(c)
+        .await?
+        .ok_or_else(|| DbErr::Custom("event insert returned no sequence".into()))?;
+    get::<i64>(&row, "seq")
+}
+
+/// Events after `after`, oldest first.
+pub async fn list_after(
+    c: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Event>, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT seq, kind, resource, content_type, entry_id, locale, version, actor, payload, created_at FROM events WHERE seq > ")
+        .bind(after)
+        .push(" ORDER BY seq LIMIT ")
+        .bind(limit as i64);
+    q.fetch_all(c)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Event {
+                seq: get(r, "seq")?,
+                kind: get(r, "kind")?,
+                resource: get(r, "resource")?,
+                content_type: get(r, "content_type")?,
+                entry_id: get(r, "entry_id")?,
+                locale: get(r, "locale")?,
+                version: get(r, "version")?,
+                actor: get(r, "actor")?,
+                payload: get(r, "payload")?,
+                created_at: get(r, "created_at")?,
+            })
+        })
+        .collect()
+}

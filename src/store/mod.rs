@@ -1,0 +1,208 @@
+//! The only module that touches sea-orm. Repositories for each table, the dynamic query
+//! builder for entry lists, and the event log. Functions take any `ConnectionTrait` so a
+//! service can run several of them inside one transaction it opened with [`Store::write`].
+//!
+//! Writes are serialized where the database needs it: SQLite has one writer, so write
+//! transactions queue on an in-process gate instead of failing with `SQLITE_BUSY`; on
+//! PostgreSQL the event append takes a transaction-scoped advisory lock so events commit
+//! in sequence order (a reader that saw event N has seen every event before it).
+
+pub mod auth;
+pub mod content_types;
+pub mod entries;
+pub mod events;
+pub mod query;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, QueryResult, Statement, TransactionTrait, Value,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: DbBackend,
+    write_gate: Arc<Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds the write gate until it ends.
+pub struct WriteTx {
+    pub txn: DatabaseTransaction,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Store {
+    /// Connects (creating the SQLite file if needed) without running migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10));
+        let backend = if url.starts_with("sqlite:") {
+            opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+            DbBackend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            opts.max_connections(16);
+            DbBackend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL: use sqlite://path or postgres://…");
+        };
+        let db = Database::connect(opts)
+            .await
+            .context("could not connect to the database")?;
+        Ok(Store {
+            db,
+            backend,
+            write_gate: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        use migrations::MigratorTrait;
+        migrations::Migrator::up(&self.db, None)
+            .await
+            .context("running migrations")
+    }
+
+    /// Names of the migrations not yet applied.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        use migrations::MigratorTrait;
+        Ok(migrations::Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    pub async fn write(&self) -> Result<WriteTx, DbErr> {
+        let gate = match self.backend {
+            DbBackend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            _ => None,
+        };
+        let txn = self.db.begin().await?;
+        Ok(WriteTx { txn, _gate: gate })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.ping().await
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// Raw SQL with placeholders for the backend (`?` on SQLite, `$n` on PostgreSQL).
+pub struct Sql {
+    backend: DbBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(backend: DbBackend) -> Sql {
+        Sql {
+            backend,
+            text: String::with_capacity(256),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.values.push(v.into());
+        match self.backend {
+            DbBackend::Postgres => {
+                let n = self.values.len();
+                self.text.push('$');
+                self.text.push_str(&n.to_string());
+            }
+            _ => self.text.push('?'),
+        }
+        self
+    }
+
+    /// Binds a timestamp so both backends order it correctly: PostgreSQL gets a
+    /// `timestamptz`; SQLite gets fixed-width RFC 3339 text (text order = time order).
+    pub fn bind_ts(&mut self, ts: DateTime<Utc>) -> &mut Self {
+        match self.backend {
+            DbBackend::Postgres => self.bind(ts),
+            _ => self.bind(crate::domain::fmt_ts(&ts)),
+        }
+    }
+
+    pub fn bind_ts_opt(&mut self, ts: Option<DateTime<Utc>>) -> &mut Self {
+        match ts {
+            Some(ts) => self.bind_ts(ts),
+            None => match self.backend {
+                DbBackend::Postgres => self.bind(Option::<DateTime<Utc>>::None),
+                _ => self.bind(Option::<String>::None),
+            },
+        }
+    }
+
+    pub fn bind_json(&mut self, v: &serde_json::Value) -> &mut Self {
+        self.bind(v.clone())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    pub fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+
+    pub async fn execute(self, c: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        Ok(c.execute_raw(self.build()).await?.rows_affected())
+    }
+
+    pub async fn fetch_all(self, c: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> {
+        c.query_all_raw(self.build()).await
+    }
+
+    pub async fn fetch_one(self, c: &impl ConnectionTrait) -> Result<Option<QueryResult>, DbErr> {
+        c.query_one_raw(self.build()).await
+    }
+}
+
+/// True when a database error is a unique-constraint violation.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("UNIQUE constraint failed") || text.contains("duplicate key value")
+}
+
+pub fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<T, DbErr> {
+    row.try_get("", col)
+}
