@@ -1,0 +1,7 @@
+//! Vellum's integration suite: one binary, a module per capability. Every test runs the
+//! real server over HTTP, on SQLite and (with VELLUM_TEST_POSTGRES_URL) on PostgreSQL.
+
+mod helpers;
+
+mod bad_input;
+mod walkthrough;
