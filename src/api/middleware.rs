@@ -152,10 +152,9 @@ pub fn body_guard(
                 .get("content-length")
                 .and_then(|h| h.to_str().ok())
                 .and_then(|s| s.parse::<u64>().ok())
+                && len > limit as u64
             {
-                if len > limit as u64 {
-                    return Err(too_large().into());
-                }
+                return Err(too_large().into());
             }
             let bytes = req
                 .take_body()
@@ -173,14 +172,12 @@ pub fn body_guard(
                 .get("content-type")
                 .and_then(|h| h.to_str().ok())
                 .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-            if is_json {
-                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                    return Err(ApiError::new(
+            if is_json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                return Err(ApiError::new(
                         Code::MalformedJson,
                         format!("the body is not valid JSON (line {}, column {}); check quotes, commas and brackets", e.line(), e.column()),
                     )
                     .into());
-                }
             }
             req.set_body(Body::from_bytes(bytes));
             Ok(req)

@@ -13,12 +13,15 @@ use serde_json::{Map, Value, json};
 use crate::domain::schema::{ContentTypeDef, FieldDef, FieldType};
 use crate::services::TypeCache;
 
+/// (schema epoch, openapi.json, docs page).
+type Rendered = (u64, Arc<String>, Arc<String>);
+
 /// The static part, produced once at start.
 pub struct DocSource {
     pub static_spec: String,
     pub redoc_html: String,
     pub types: TypeCache,
-    cache: Mutex<Option<(u64, Arc<String>, Arc<String>)>>,
+    cache: Mutex<Option<Rendered>>,
 }
 
 impl DocSource {
@@ -34,12 +37,11 @@ impl DocSource {
     /// (openapi.json, docs html) for the current schema.
     pub fn current(&self) -> (Arc<String>, Arc<String>) {
         let epoch = self.types.epoch();
-        if let Ok(guard) = self.cache.lock() {
-            if let Some((e, spec, html)) = guard.as_ref() {
-                if *e == epoch {
-                    return (spec.clone(), html.clone());
-                }
-            }
+        if let Ok(guard) = self.cache.lock()
+            && let Some((e, spec, html)) = guard.as_ref()
+            && *e == epoch
+        {
+            return (spec.clone(), html.clone());
         }
         let types: Vec<ContentTypeDef> = self.types.all().iter().map(|t| t.def.clone()).collect();
         let spec = match serde_json::from_str::<Value>(&self.static_spec) {
@@ -313,30 +315,36 @@ fn ok(description: &str, schema_ref: &str, status: u16) -> (String, Value) {
     )
 }
 
-fn op(
-    operation_id: String,
+/// One generated operation.
+struct Op<'a> {
+    id: String,
     summary: String,
-    tag: &str,
+    tag: &'a str,
     params: Vec<Value>,
-    body: Option<&str>,
+    body: Option<String>,
     success: (String, Value),
-    errs: &[u16],
+    errors: &'a [u16],
+    /// Anonymous callers allowed (as the `public` role).
     public: bool,
-) -> Value {
-    let mut responses = errors(errs);
-    responses.insert(success.0, success.1);
-    let mut o = json!({
-        "operationId": operation_id,
-        "summary": summary,
-        "tags": [tag],
-        "parameters": params,
-        "responses": responses,
-        "security": if public { json!([{ "bearer": [] }, {}]) } else { json!([{ "bearer": [] }]) },
-    });
-    if let Some(schema) = body {
-        o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+}
+
+impl Op<'_> {
+    fn render(self) -> Value {
+        let mut responses = errors(self.errors);
+        responses.insert(self.success.0, self.success.1);
+        let mut o = json!({
+            "operationId": self.id,
+            "summary": self.summary,
+            "tags": [self.tag],
+            "parameters": self.params,
+            "responses": responses,
+            "security": if self.public { json!([{ "bearer": [] }, {}]) } else { json!([{ "bearer": [] }]) },
+        });
+        if let Some(schema) = self.body {
+            o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        }
+        o
     }
-    o
 }
 
 fn add_types(doc: &mut Value, types: &[ContentTypeDef]) {
@@ -438,21 +446,21 @@ fn add_types(doc: &mut Value, types: &[ContentTypeDef]) {
         let if_match = json!({ "name": "If-Match", "in": "header", "required": false, "description": "ETag of the version you edited", "schema": { "type": "string" } });
         let api = &ty.api_id;
         new_paths.insert(format!("/api/v1/content/{api}"), json!({
-            "get": op(format!("list{name}"), format!("List published {} entries", ty.name), &tag, params.clone(), None, ok("Published entries", &format!("{name}List"), 200), &[400, 401, 403, 404, 429], true)
+            "get": Op { id: format!("list{name}"), summary: format!("List published {} entries", ty.name), tag: &tag, params: params.clone(), body: None, success: ok("Published entries", &format!("{name}List"), 200), errors: &[400, 401, 403, 404, 429], public: true }.render()
         }));
         new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
-            "get": op(format!("get{name}"), format!("Get a published {} entry by id or slug", ty.name), &tag,
-                vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string" } })],
-                None, ok("The published entry", &name, 200), &[400, 401, 403, 404, 429], true)
+            "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
+                params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string" } })],
+                body: None, success: ok("The published entry", &name, 200), errors: &[400, 401, 403, 404, 429], public: true }.render()
         }));
         new_paths.insert(format!("/api/v1/manage/entries/{api}"), json!({
-            "get": op(format!("listManaged{name}"), format!("List {} entries with drafts", ty.name), &tag, params, None, ok("Entries", &format!("{name}ManagedList"), 200), &[400, 401, 403, 404, 429], false),
-            "post": op(format!("create{name}"), format!("Create a {} entry", ty.name), &tag, vec![], Some(&format!("{name}Create")), ok("The created entry", &format!("{name}Managed"), 201), &[400, 401, 403, 404, 409, 413, 415, 422, 429], false)
+            "get": Op { id: format!("listManaged{name}"), summary: format!("List {} entries with drafts", ty.name), tag: &tag, params, body: None, success: ok("Entries", &format!("{name}ManagedList"), 200), errors: &[400, 401, 403, 404, 429], public: false }.render(),
+            "post": Op { id: format!("create{name}"), summary: format!("Create a {} entry", ty.name), tag: &tag, params: vec![], body: Some(format!("{name}Create")), success: ok("The created entry", &format!("{name}Managed"), 201), errors: &[400, 401, 403, 404, 409, 413, 415, 422, 429], public: false }.render()
         }));
         new_paths.insert(format!("/api/v1/manage/entries/{api}/{{id}}"), json!({
-            "get": op(format!("getManaged{name}"), format!("Get a {} entry's draft", ty.name), &tag, vec![id_param("id", "Entry id")], None, ok("The entry", &format!("{name}Managed"), 200), &[400, 401, 403, 404, 429], false),
-            "patch": op(format!("update{name}"), format!("Update a {} entry", ty.name), &tag, vec![id_param("id", "Entry id"), if_match.clone()], Some(&format!("{name}Update")), ok("The updated entry", &format!("{name}Managed"), 200), &[400, 401, 403, 404, 412, 413, 415, 422, 429], false),
-            "delete": op(format!("delete{name}"), format!("Delete a {} entry", ty.name), &tag, vec![id_param("id", "Entry id"), if_match], None, ("204".into(), json!({ "description": "Deleted" })), &[401, 403, 404, 412, 429], false)
+            "get": Op { id: format!("getManaged{name}"), summary: format!("Get a {} entry's draft", ty.name), tag: &tag, params: vec![id_param("id", "Entry id")], body: None, success: ok("The entry", &format!("{name}Managed"), 200), errors: &[400, 401, 403, 404, 429], public: false }.render(),
+            "patch": Op { id: format!("update{name}"), summary: format!("Update a {} entry", ty.name), tag: &tag, params: vec![id_param("id", "Entry id"), if_match.clone()], body: Some(format!("{name}Update")), success: ok("The updated entry", &format!("{name}Managed"), 200), errors: &[400, 401, 403, 404, 412, 413, 415, 422, 429], public: false }.render(),
+            "delete": Op { id: format!("delete{name}"), summary: format!("Delete a {} entry", ty.name), tag: &tag, params: vec![id_param("id", "Entry id"), if_match], body: None, success: ("204".into(), json!({ "description": "Deleted" })), errors: &[401, 403, 404, 412, 429], public: false }.render()
         }));
     }
     if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {

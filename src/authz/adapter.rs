@@ -61,10 +61,10 @@ impl Adapter for StoreAdapter {
             }
         }
         for r in list_roles(db).await.map_err(db_err)? {
-            if let Some(parent) = r.inherits {
-                if let Some(ast) = m.get_mut_model().get_mut("g").and_then(|s| s.get_mut("g")) {
-                    ast.get_mut_policy().insert(vec![r.name, parent]);
-                }
+            if let Some(parent) = r.inherits
+                && let Some(ast) = m.get_mut_model().get_mut("g").and_then(|s| s.get_mut("g"))
+            {
+                ast.get_mut_policy().insert(vec![r.name, parent]);
             }
         }
         Ok(())

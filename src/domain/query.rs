@@ -311,8 +311,8 @@ fn parse_locale(v: &str) -> Result<String, ApiError> {
     }
 }
 
-fn readable_field<'a>(
-    ty: &'a ContentTypeDef,
+fn readable_field(
+    ty: &ContentTypeDef,
     name: &str,
     surface: Surface,
     what: &str,
@@ -381,16 +381,16 @@ pub fn parse_sort(
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
         let target = readable_field(ty, name, surface, "sort")?;
-        if let Target::Field { ty: fty, .. } = &target {
-            if !fty.is_scalar() {
-                return Err(bad(
-                    Code::InvalidSort,
-                    format!(
-                        "cannot sort on `{name}`: `{}` fields are not sortable",
-                        fty.as_str()
-                    ),
-                ));
-            }
+        if let Target::Field { ty: fty, .. } = &target
+            && !fty.is_scalar()
+        {
+            return Err(bad(
+                Code::InvalidSort,
+                format!(
+                    "cannot sort on `{name}`: `{}` fields are not sortable",
+                    fty.as_str()
+                ),
+            ));
         }
         if keys.iter().any(|k| k.target == target) {
             return Err(bad(

@@ -13,7 +13,7 @@ use crate::error::FieldError;
 /// Kind of content type: many entries, or exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
 #[serde(rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
+#[oai(rename = "ContentTypeKind", rename_all = "lowercase")]
 pub enum TypeKind {
     Collection,
     Singleton,
@@ -22,7 +22,7 @@ pub enum TypeKind {
 /// The type of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Enum)]
 #[serde(rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
+#[oai(rename = "FieldType", rename_all = "lowercase")]
 pub enum FieldType {
     Text,
     Longtext,
@@ -83,22 +83,27 @@ impl FieldType {
 
 /// Validation rules of a field. Which apply depends on its type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "FieldValidations", deny_unknown_fields)]
 pub struct Validations {
     /// Smallest allowed number (integer, decimal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub min: Option<f64>,
     /// Largest allowed number (integer, decimal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub max: Option<f64>,
     /// Fewest characters (texts), or fewest items (many relations, media, repeatable components).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub min_length: Option<u64>,
     /// Most characters (texts), or most items (many relations, media, repeatable components).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub max_length: Option<u64>,
     /// A regular expression (Rust `regex` syntax) text values must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub regex: Option<String>,
 }
 
@@ -110,7 +115,7 @@ impl Validations {
 
 /// One field of a content type (or of a component).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "FieldDefinition", deny_unknown_fields)]
 pub struct FieldDef {
     /// Name of the field inside `fields`: letters, digits and `_`, starting with a letter.
     pub name: String,
@@ -120,6 +125,7 @@ pub struct FieldDef {
     pub ty: FieldType,
     /// Human description; shown in the admin UI and in the generated OpenAPI schemas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<String>,
     /// Entries must have a value.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -147,6 +153,7 @@ pub struct FieldDef {
     pub private: bool,
     /// Value used when a new entry does not give one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub default: Option<Value>,
     /// Validation rules.
     #[serde(default, skip_serializing_if = "Validations::is_empty")]
@@ -158,9 +165,11 @@ pub struct FieldDef {
     pub values: Vec<String>,
     /// Field the slug is derived from (`slug` fields; default: the type's title field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub source: Option<String>,
     /// Target content type (`relation` fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub target: Option<String>,
     /// Holds a list rather than one value (`relation`, `media`).
     #[serde(default, skip_serializing_if = "is_false")]
@@ -172,6 +181,7 @@ pub struct FieldDef {
     pub repeatable: bool,
     /// Name of the component (`component`; default: the field name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub component: Option<String>,
     /// The component's own fields (`component`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,7 +199,7 @@ fn default_true() -> bool {
 
 /// Options of a content type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "ContentTypeOptions", deny_unknown_fields)]
 pub struct TypeOptions {
     /// Entries have a draft and a separately published version (default true).
     #[serde(default = "default_true")]
@@ -205,12 +215,15 @@ pub struct TypeOptions {
     pub localized: bool,
     /// Field used as the entry's title in lists and as the default slug source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub title_field: Option<String>,
     /// Field whose value identifies entries in delivery URLs (default: the first `slug` field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub slug_field: Option<String>,
     /// Workflow name (default workflow when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub workflow: Option<String>,
 }
 
@@ -229,7 +242,7 @@ impl Default for TypeOptions {
 
 /// A content type: the schema of a family of entries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "ContentType", deny_unknown_fields)]
 pub struct ContentTypeDef {
     /// Identifier used in URLs: lowercase letters, digits and `_`, starting with a letter.
     pub api_id: String,
@@ -245,6 +258,7 @@ pub struct ContentTypeDef {
     pub options: TypeOptions,
     /// Description shown in the admin UI and the OpenAPI document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<String>,
     /// The fields, in display order.
     pub fields: Vec<FieldDef>,
@@ -332,14 +346,14 @@ impl ContentTypeDef {
                 }),
             }
         }
-        if let Some(slug) = &self.options.slug_field {
-            if !matches!(self.field(slug), Some(f) if f.ty == FieldType::Slug) {
-                errs.push(FieldError {
-                    field: "options.slug_field".into(),
-                    code: "invalid_reference",
-                    message: format!("`{slug}` must name a `slug` field of this type"),
-                });
-            }
+        if let Some(slug) = &self.options.slug_field
+            && !matches!(self.field(slug), Some(f) if f.ty == FieldType::Slug)
+        {
+            errs.push(FieldError {
+                field: "options.slug_field".into(),
+                code: "invalid_reference",
+                message: format!("`{slug}` must name a `slug` field of this type"),
+            });
         }
         for (i, f) in self.fields.iter().enumerate() {
             if f.ty != FieldType::Slug {
@@ -349,15 +363,14 @@ impl ContentTypeDef {
                 .source
                 .clone()
                 .or_else(|| self.options.title_field.clone());
-            if let Some(source) = source {
-                if !matches!(self.field(&source), Some(s) if matches!(s.ty, FieldType::Text | FieldType::Longtext))
-                {
-                    errs.push(FieldError {
-                        field: format!("fields[{i}].source"),
-                        code: "invalid_reference",
-                        message: format!("`{source}` must name a `text` field of this type"),
-                    });
-                }
+            if let Some(source) = source
+                && !matches!(self.field(&source), Some(s) if matches!(s.ty, FieldType::Text | FieldType::Longtext))
+            {
+                errs.push(FieldError {
+                    field: format!("fields[{i}].source"),
+                    code: "invalid_reference",
+                    message: format!("`{source}` must name a `text` field of this type"),
+                });
             }
         }
         errs
@@ -390,33 +403,33 @@ fn check_fields(fields: &[FieldDef], path: &str, depth: usize, errs: &mut Vec<Fi
             push("name", "duplicate", format!("`{}` is used twice", f.name));
         }
         let v = &f.validations;
-        if let (Some(min), Some(max)) = (v.min, v.max) {
-            if min > max {
-                push(
-                    "validations",
-                    "invalid_range",
-                    "`min` is greater than `max`".into(),
-                );
-            }
+        if let (Some(min), Some(max)) = (v.min, v.max)
+            && min > max
+        {
+            push(
+                "validations",
+                "invalid_range",
+                "`min` is greater than `max`".into(),
+            );
         }
-        if let (Some(min), Some(max)) = (v.min_length, v.max_length) {
-            if min > max {
-                push(
-                    "validations",
-                    "invalid_range",
-                    "`min_length` is greater than `max_length`".into(),
-                );
-            }
+        if let (Some(min), Some(max)) = (v.min_length, v.max_length)
+            && min > max
+        {
+            push(
+                "validations",
+                "invalid_range",
+                "`min_length` is greater than `max_length`".into(),
+            );
         }
-        if let Some(re) = &v.regex {
-            if re.len() > 1000 || regex::Regex::new(re).is_err() {
-                push(
-                    "validations.regex",
-                    "invalid_regex",
-                    "not a valid regular expression (Rust regex syntax, at most 1000 characters)"
-                        .into(),
-                );
-            }
+        if let Some(re) = &v.regex
+            && (re.len() > 1000 || regex::Regex::new(re).is_err())
+        {
+            push(
+                "validations.regex",
+                "invalid_regex",
+                "not a valid regular expression (Rust regex syntax, at most 1000 characters)"
+                    .into(),
+            );
         }
         if (v.min.is_some() || v.max.is_some())
             && !matches!(f.ty, FieldType::Integer | FieldType::Decimal)
@@ -448,14 +461,12 @@ fn check_fields(fields: &[FieldDef], path: &str, depth: usize, errs: &mut Vec<Fi
                     }
                 }
             }
-            FieldType::Relation => {
-                if f.target.is_none() {
-                    push(
-                        "target",
-                        "required",
-                        "a `relation` field needs a `target` content type".into(),
-                    );
-                }
+            FieldType::Relation if f.target.is_none() => {
+                push(
+                    "target",
+                    "required",
+                    "a `relation` field needs a `target` content type".into(),
+                );
             }
             FieldType::Component => {
                 if f.fields.is_empty() {
@@ -536,12 +547,11 @@ fn check_fields(fields: &[FieldDef], path: &str, depth: usize, errs: &mut Vec<Fi
                 format!("a `{}` field cannot be unique", f.ty.as_str()),
             );
         }
-        if let Some(default) = &f.default {
-            if !default.is_null() {
-                if let Err(e) = crate::domain::validate::check_value(f, default, "default") {
-                    push("default", "invalid_value", e.message);
-                }
-            }
+        if let Some(default) = &f.default
+            && !default.is_null()
+            && let Err(e) = crate::domain::validate::check_value(f, default, "default")
+        {
+            push("default", "invalid_value", e.message);
         }
         errs.extend(nested);
     }

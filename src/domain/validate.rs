@@ -315,37 +315,37 @@ fn check_length(
     path: &str,
     unit: &str,
 ) -> Result<(), FieldError> {
-    if let Some(min) = min {
-        if (n as u64) < min {
-            return Err(err(
-                path,
-                "min_length",
-                format!("needs at least {min} {unit}, has {n}"),
-            ));
-        }
+    if let Some(min) = min
+        && (n as u64) < min
+    {
+        return Err(err(
+            path,
+            "min_length",
+            format!("needs at least {min} {unit}, has {n}"),
+        ));
     }
-    if let Some(max) = max {
-        if (n as u64) > max {
-            return Err(err(
-                path,
-                "max_length",
-                format!("allows at most {max} {unit}, has {n}"),
-            ));
-        }
+    if let Some(max) = max
+        && (n as u64) > max
+    {
+        return Err(err(
+            path,
+            "max_length",
+            format!("allows at most {max} {unit}, has {n}"),
+        ));
     }
     Ok(())
 }
 
 fn check_range(n: f64, min: Option<f64>, max: Option<f64>, path: &str) -> Result<(), FieldError> {
-    if let Some(min) = min {
-        if n < min {
-            return Err(err(path, "min", format!("must be at least {min}")));
-        }
+    if let Some(min) = min
+        && n < min
+    {
+        return Err(err(path, "min", format!("must be at least {min}")));
     }
-    if let Some(max) = max {
-        if n > max {
-            return Err(err(path, "max", format!("must be at most {max}")));
-        }
+    if let Some(max) = max
+        && n > max
+    {
+        return Err(err(path, "max", format!("must be at most {max}")));
     }
     Ok(())
 }

@@ -302,14 +302,14 @@ impl AdminService {
                 format!("a role `{name}` exists already"),
             ));
         }
-        if let Some(parent) = &inherits {
-            if !roles.iter().any(|r| &r.name == parent) {
-                return Err(field_err(
-                    "inherits",
-                    "invalid_reference",
-                    format!("there is no role `{parent}`"),
-                ));
-            }
+        if let Some(parent) = &inherits
+            && !roles.iter().any(|r| &r.name == parent)
+        {
+            return Err(field_err(
+                "inherits",
+                "invalid_reference",
+                format!("there is no role `{parent}`"),
+            ));
         }
         let role = RoleRow {
             name: name.into(),
@@ -393,14 +393,14 @@ impl AdminService {
                 message: "use one of: read create update delete publish *".into(),
             });
         }
-        if let Some(c) = &new.condition {
-            if c != "owner" {
-                errors.push(FieldError {
-                    field: "condition".into(),
-                    code: "invalid_enum",
-                    message: "the only condition is `owner`".into(),
-                });
-            }
+        if let Some(c) = &new.condition
+            && c != "owner"
+        {
+            errors.push(FieldError {
+                field: "condition".into(),
+                code: "invalid_enum",
+                message: "the only condition is `owner`".into(),
+            });
         }
         if let Some(f) = &new.fields {
             let ok = f.as_object().is_some_and(|o| {

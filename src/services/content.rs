@@ -220,16 +220,15 @@ impl ContentService {
                 }
                 FieldType::Slug => {}
                 _ if field.unique => {
-                    if let Some(v) = doc.get(&field.name) {
-                        if entries::value_taken(c, &ty.api_id, locale, &field.name, v, entry_id)
+                    if let Some(v) = doc.get(&field.name)
+                        && entries::value_taken(c, &ty.api_id, locale, &field.name, v, entry_id)
                             .await?
-                        {
-                            errors.push(FieldError {
-                                field: field.name.clone(),
-                                code: "unique",
-                                message: "another entry already has this value".into(),
-                            });
-                        }
+                    {
+                        errors.push(FieldError {
+                            field: field.name.clone(),
+                            code: "unique",
+                            message: "another entry already has this value".into(),
+                        });
                     }
                 }
                 _ => {}

@@ -78,14 +78,15 @@ impl SchemaService {
         }
         let all = self.types.all();
         for (i, f) in def.fields.iter().enumerate() {
-            if let (FieldType::Relation, Some(target)) = (f.ty, &f.target) {
-                if target != &def.api_id && !all.iter().any(|t| &t.def.api_id == target) {
-                    errors.push(crate::error::FieldError {
-                        field: format!("fields[{i}].target"),
-                        code: "invalid_reference",
-                        message: format!("there is no content type `{target}`; create it first"),
-                    });
-                }
+            if let (FieldType::Relation, Some(target)) = (f.ty, &f.target)
+                && target != &def.api_id
+                && !all.iter().any(|t| &t.def.api_id == target)
+            {
+                errors.push(crate::error::FieldError {
+                    field: format!("fields[{i}].target"),
+                    code: "invalid_reference",
+                    message: format!("there is no content type `{target}`; create it first"),
+                });
             }
         }
         if errors.is_empty() {

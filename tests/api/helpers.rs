@@ -76,8 +76,11 @@ impl Drop for PgDatabase {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    #[allow(dead_code, reason = "for tests that behave differently per backend")]
     pub backend: Backend,
     pub token: String,
+    /// Keeps the data directory alive as long as the app.
+    #[allow(dead_code, reason = "held for its Drop")]
     pub data_dir: Arc<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,

@@ -3,5 +3,10 @@
 
 mod helpers;
 
+mod access;
+mod auth;
 mod bad_input;
+mod openapi;
+mod queries;
+mod schema_changes;
 mod walkthrough;

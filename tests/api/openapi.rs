@@ -1,0 +1,242 @@
+//! The OpenAPI document: per-type paths and schemas, validated as OpenAPI 3 by
+//! `openapi-spec-validator`, snapshot-tested, and turned into TypeScript by
+//! `openapi-typescript` whose output must type-check against a client that uses the
+//! `Article` fields. The document does not depend on the database, so this runs on SQLite.
+//! The tools come from `scripts/test` (a virtualenv in `.venv`, npm packages in `tests/tools`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool(env: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(default));
+    assert!(
+        path.exists(),
+        "{} is missing: run the test suite with `scripts/test`, which installs it (or set {env})",
+        path.display()
+    );
+    path
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the tool starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+async fn document() -> (TestApp, Value) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_type(person_type()).await;
+    app.create_type(article_type()).await;
+    let (status, doc) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    (app, doc)
+}
+
+#[tokio::test]
+async fn per_type_paths_and_schemas() {
+    let (app, doc) = document().await;
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    for path in [
+        "/api/v1/content/article",
+        "/api/v1/content/article/{idOrSlug}",
+        "/api/v1/content/person",
+        "/api/v1/manage/entries/article",
+        "/api/v1/manage/entries/article/{id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "missing path {path}");
+    }
+    let s = &doc["components"]["schemas"];
+    let fields = &s["Article"]["properties"]["fields"]["properties"];
+    assert_eq!(fields["title"]["type"], "string");
+    assert_eq!(fields["title"]["maxLength"], 200);
+    assert_eq!(fields["title"]["description"], "Headline shown in lists");
+    assert_eq!(
+        fields["category"]["enum"],
+        serde_json::json!(["news", "guide", "review"])
+    );
+    assert_eq!(fields["rating"]["type"], "integer");
+    assert_eq!(fields["rating"]["maximum"], 5.0);
+    assert_eq!(fields["author"]["format"], "uuid");
+    assert_eq!(
+        fields["links"]["items"]["properties"]["url"]["format"],
+        "uri"
+    );
+    assert_eq!(
+        s["ArticleCreate"]["properties"]["fields"]["required"],
+        serde_json::json!(["title"])
+    );
+    assert!(
+        s["ArticleUpdate"]["properties"]["fields"]
+            .get("required")
+            .is_none()
+    );
+    assert!(
+        s["Person"]["properties"]["fields"]["properties"]
+            .get("salary")
+            .is_none(),
+        "private fields are not delivered"
+    );
+    assert!(
+        s["PersonManaged"]["properties"]["fields"]["properties"]
+            .get("salary")
+            .is_some()
+    );
+    let op = &doc["paths"]["/api/v1/manage/entries/article/{id}"]["patch"];
+    assert_eq!(op["operationId"], "updateArticle");
+    for code in ["412", "422", "415"] {
+        assert!(
+            op["responses"].get(code).is_some(),
+            "PATCH documents {code}"
+        );
+    }
+
+    // Changing a type regenerates the document.
+    let mut changed = article_type();
+    changed["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(serde_json::json!({"name": "teaser", "type": "longtext"}));
+    let (status, body) = send(
+        app.req(Method::PUT, "/api/v1/manage/content-types/article")
+            .json(&changed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, doc) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    assert!(
+        doc["components"]["schemas"]["Article"]["properties"]["fields"]["properties"]
+            .get("teaser")
+            .is_some()
+    );
+
+    // The viewer serves the same document.
+    let html = app
+        .client
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Redoc") && html.contains("ArticleCreate"));
+}
+
+#[tokio::test]
+async fn validates_as_openapi_3_and_matches_snapshot() {
+    let (_app, mut doc) = document().await;
+    doc["servers"] = serde_json::json!([{ "url": "http://vellum.test" }]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("openapi.json");
+    let pretty = serde_json::to_string_pretty(&doc).expect("json") + "\n";
+    std::fs::write(&file, &pretty).expect("write");
+
+    run(Command::new(tool(
+        "VELLUM_OPENAPI_VALIDATOR",
+        ".venv/bin/openapi-spec-validator",
+    ))
+    .arg(&file));
+
+    let snapshot = repo().join("tests/snapshots/openapi.json");
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(&snapshot, &pretty).expect("write snapshot");
+    }
+    let want = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    if want != pretty {
+        let fresh = snapshot.with_extension("json.new");
+        let _ = std::fs::write(&fresh, &pretty);
+        panic!(
+            "the OpenAPI document changed. If that is intended, review `diff {} {}` and rerun with UPDATE_SNAPSHOTS=1",
+            snapshot.display(),
+            fresh.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn generates_a_typescript_client_that_knows_article_fields() {
+    let (_app, doc) = document().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("openapi.json");
+    std::fs::write(&spec, serde_json::to_vec(&doc).expect("json")).expect("write");
+    let out = dir.path().join("api.ts");
+    run(Command::new(tool(
+        "VELLUM_OPENAPI_TYPESCRIPT",
+        "tests/tools/node_modules/.bin/openapi-typescript",
+    ))
+    .arg(&spec)
+    .arg("-o")
+    .arg(&out));
+    let ts = std::fs::read_to_string(&out).expect("generated types");
+    assert!(
+        ts.contains("Article:") && ts.contains("ArticleCreate:"),
+        "types name the schemas"
+    );
+    write_client(dir.path());
+    run(
+        Command::new(tool("VELLUM_TSC", "tests/tools/node_modules/.bin/tsc"))
+            .args([
+                "--noEmit",
+                "--strict",
+                "--skipLibCheck",
+                "--target",
+                "es2020",
+                "--module",
+                "esnext",
+                "--moduleResolution",
+                "bundler",
+            ])
+            .arg(dir.path().join("client.ts")),
+    );
+}
+
+/// A client that uses the generated types: it must compile, and the marked lines must not.
+fn write_client(dir: &Path) {
+    let client = r#"
+import type { components } from "./api";
+type Article = components["schemas"]["Article"];
+type ArticleCreate = components["schemas"]["ArticleCreate"];
+type ArticleUpdate = components["schemas"]["ArticleUpdate"];
+
+export const fields: Article["fields"] = {
+  title: "Hello", slug: "hello", body: { type: "doc", content: [] }, rating: 4,
+  category: "news", cover: null, author: null, links: [{ label: "Docs", url: "https://example.com" }],
+};
+export const title: string = fields.title;
+export const create: ArticleCreate = { fields: { title: "Hello", category: "guide" }, message: "first" };
+export const update: ArticleUpdate = { fields: { rating: 5 } };
+
+// @ts-expect-error `category` is an enum
+export const badCategory: Article["fields"]["category"] = "gossip";
+// @ts-expect-error `title` is required on create
+export const missingTitle: ArticleCreate = { fields: { rating: 3 } };
+// @ts-expect-error `rating` is a number
+export const badRating: ArticleUpdate = { fields: { rating: "five" } };
+// @ts-expect-error unknown fields are not part of the type
+export const unknownField: ArticleUpdate = { fields: { colour: "red" } };
+"#;
+    std::fs::write(dir.join("client.ts"), client).expect("write client");
+}
