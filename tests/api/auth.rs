@@ -351,7 +351,7 @@ async fn reusing_a_refresh_token_revokes_that_login_and_only_that_login(backend:
 async fn logout_ends_the_session_of_the_token_or_of_the_refresh_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_type(person_type()).await;
-    app.create_user_for_logout().await;
+    create_user(&app, "lou@example.com", "editor").await;
     let (a_access, a_refresh) = session(&app, "lou@example.com", USER_PASSWORD).await;
     let (b_access, b_refresh) = session(&app, "lou@example.com", USER_PASSWORD).await;
 
@@ -399,16 +399,6 @@ async fn logout_ends_the_session_of_the_token_or_of_the_refresh_token(backend: B
     let (c_access, _) = session(&app, "lou@example.com", USER_PASSWORD).await;
     let (status, _) = me(&app, &c_access).await;
     assert_eq!(status, StatusCode::OK);
-}
-
-trait LogoutFixture {
-    async fn create_user_for_logout(&self);
-}
-
-impl LogoutFixture for TestApp {
-    async fn create_user_for_logout(&self) {
-        create_user(self, "lou@example.com", "editor").await;
-    }
 }
 
 /// A client that logs out gets 204 only if its session really ended. Sending a refresh
