@@ -34,6 +34,23 @@ pub struct Settings {
     pub log: String,
 }
 
+/// Settings that `VELLUM_<KEY>` may set. Other `VELLUM_*` variables (`VELLUM_CONFIG`, test
+/// settings, the CLI's `VELLUM_NEW_PASSWORD`) are not settings and are left alone.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "admin_email",
+    "admin_password",
+    "max_body_bytes",
+    "access_token_ttl_secs",
+    "refresh_token_ttl_secs",
+    "default_locale",
+    "log_format",
+    "log",
+];
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -62,7 +79,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("vellum.toml"));
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("VELLUM_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("VELLUM_").only(ENV_KEYS))
             .extract()?;
         settings.check()?;
         Ok(settings)

@@ -206,3 +206,36 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 pub fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<T, DbErr> {
     row.try_get("", col)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_is_durable_wal() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        let row = |sql: &'static str| {
+            let store = store.clone();
+            async move {
+                let r = store
+                    .db()
+                    .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                    .await
+                    .expect("query")
+                    .expect("row");
+                r.try_get_by_index::<String>(0)
+                    .or_else(|_| r.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .expect("value")
+            }
+        };
+        assert_eq!(row("PRAGMA journal_mode").await, "wal");
+        assert_eq!(
+            row("PRAGMA synchronous").await,
+            "2",
+            "FULL: a 2xx means the write is on disk"
+        );
+        assert_eq!(row("PRAGMA foreign_keys").await, "1");
+    }
+}

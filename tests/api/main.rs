@@ -7,6 +7,7 @@ mod access;
 mod auth;
 mod bad_input;
 mod openapi;
+mod ops;
 mod queries;
 mod schema_changes;
 mod walkthrough;
