@@ -193,7 +193,7 @@ impl MigrationTrait for Migration {
                 .col(id(Entries::Id).primary_key())
                 .col(ColumnDef::new(Entries::TypeId).string_len(64).not_null())
                 .col(ColumnDef::new(Entries::Locale).string_len(35).not_null())
-                .col(ColumnDef::new(Entries::Owner).string_len(36).null())
+                .col(ColumnDef::new(Entries::Owner).string_len(80).null())
                 .col(ColumnDef::new(Entries::Status).string_len(16).not_null())
                 .col(ColumnDef::new(Entries::Stage).string_len(32).not_null())
                 .col(ColumnDef::new(Entries::Slug).string_len(200).null())
@@ -257,7 +257,7 @@ impl MigrationTrait for Migration {
                         .not_null(),
                 )
                 .col(ColumnDef::new(EntryVersions::Data).json_binary().not_null())
-                .col(ColumnDef::new(EntryVersions::Author).string_len(36).null())
+                .col(ColumnDef::new(EntryVersions::Author).string_len(80).null())
                 .col(ColumnDef::new(EntryVersions::Message).text().null())
                 .col(ts(EntryVersions::CreatedAt))
                 .primary_key(

@@ -1,12 +1,11 @@
 //! `/api/v1/manage/{users,roles,policies,tokens,events}`: administration.
 
-use poem::http::StatusCode;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::{Value, json};
 
-use super::{Auth, Reply};
+use super::{Auth, Created, NoContent, Reply};
 use crate::domain::fmt_ts;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
@@ -129,7 +128,7 @@ impl AdminApi {
 
     /// Create a user.
     #[oai(path = "/users", method = "post", operation_id = "createUser")]
-    async fn create_user(&self, auth: Auth, body: Json<UserCreate>) -> ApiResult<Reply> {
+    async fn create_user(&self, auth: Auth, body: Json<UserCreate>) -> ApiResult<Created> {
         let b = body.0;
         let u = self
             .services
@@ -143,12 +142,10 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Reply::json(&user_json(&u))
-            .status(StatusCode::CREATED)
-            .header(
-                "location",
-                format!("{}/api/v1/manage/users/{}", self.public_url, u.id),
-            ))
+        Ok(Created(Reply::json(&user_json(&u)).header(
+            "location",
+            format!("{}/api/v1/manage/users/{}", self.public_url, u.id),
+        )))
     }
 
     /// Get a user.
@@ -186,9 +183,9 @@ impl AdminApi {
 
     /// Delete a user.
     #[oai(path = "/users/:id", method = "delete", operation_id = "deleteUser")]
-    async fn delete_user(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+    async fn delete_user(&self, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.delete_user(&auth.0, &id).await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 
     /// List roles.
@@ -207,21 +204,21 @@ impl AdminApi {
 
     /// Create a role.
     #[oai(path = "/roles", method = "post", operation_id = "createRole")]
-    async fn create_role(&self, auth: Auth, body: Json<RoleCreate>) -> ApiResult<Reply> {
+    async fn create_role(&self, auth: Auth, body: Json<RoleCreate>) -> ApiResult<Created> {
         let b = body.0;
         let r = self
             .services
             .admin
             .create_role(&auth.0, &b.name, &b.description, b.inherits)
             .await?;
-        Ok(Reply::json(&role_json(&r)).status(StatusCode::CREATED))
+        Ok(Created(Reply::json(&role_json(&r))))
     }
 
     /// Delete a role that nobody uses (built-in roles stay).
     #[oai(path = "/roles/:name", method = "delete", operation_id = "deleteRole")]
-    async fn delete_role(&self, auth: Auth, name: Path<String>) -> ApiResult<Reply> {
+    async fn delete_role(&self, auth: Auth, name: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.delete_role(&auth.0, &name).await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 
     /// List policies.
@@ -240,7 +237,7 @@ impl AdminApi {
 
     /// Grant a right: `{"role": "public", "resource": "article", "action": "read"}`.
     #[oai(path = "/policies", method = "post", operation_id = "createPolicy")]
-    async fn create_policy(&self, auth: Auth, body: Json<PolicyCreate>) -> ApiResult<Reply> {
+    async fn create_policy(&self, auth: Auth, body: Json<PolicyCreate>) -> ApiResult<Created> {
         let b = body.0;
         let p = self
             .services
@@ -256,7 +253,7 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Reply::json(&policy_json(&p)).status(StatusCode::CREATED))
+        Ok(Created(Reply::json(&policy_json(&p))))
     }
 
     /// Remove a policy.
@@ -265,9 +262,9 @@ impl AdminApi {
         method = "delete",
         operation_id = "deletePolicy"
     )]
-    async fn delete_policy(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+    async fn delete_policy(&self, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.delete_policy(&auth.0, &id).await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 
     /// List API tokens (never their secrets).
@@ -286,7 +283,7 @@ impl AdminApi {
 
     /// Create an API token. The `token` in the answer is shown this once; store it.
     #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
-    async fn create_token(&self, auth: Auth, body: Json<TokenCreate>) -> ApiResult<Reply> {
+    async fn create_token(&self, auth: Auth, body: Json<TokenCreate>) -> ApiResult<Created> {
         let b = body.0;
         let (row, secret) = self
             .services
@@ -295,16 +292,16 @@ impl AdminApi {
             .await?;
         let mut out = token_json(&row);
         out["token"] = json!(secret);
-        Ok(Reply::json(&out)
-            .status(StatusCode::CREATED)
-            .header("cache-control", "no-store"))
+        Ok(Created(
+            Reply::json(&out).header("cache-control", "no-store"),
+        ))
     }
 
     /// Revoke an API token.
     #[oai(path = "/tokens/:id", method = "delete", operation_id = "revokeToken")]
-    async fn revoke_token(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
+    async fn revoke_token(&self, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.revoke_token(&auth.0, &id).await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 
     /// The event log, oldest first, after sequence number `after`.

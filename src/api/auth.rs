@@ -1,13 +1,12 @@
 //! `/api/v1/auth`: login, refresh, logout, me.
 
 use poem::Request;
-use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::json;
 
 use super::middleware::SessionFamily;
-use super::{Auth, Reply};
+use super::{Auth, NoContent, Reply};
 use crate::domain::fmt_ts;
 use crate::error::ApiResult;
 use crate::services::Services;
@@ -89,16 +88,15 @@ impl AuthApi {
         _auth: Auth,
         body: Json<LogoutRequest>,
         req: &Request,
-    ) -> ApiResult<Reply> {
-        match (
-            &body.0.refresh_token,
-            req.extensions().get::<SessionFamily>(),
-        ) {
-            (Some(t), _) => self.services.auth.logout(t).await?,
-            (None, Some(f)) => self.services.auth.logout_family(&f.0).await?,
-            (None, None) => {}
+    ) -> ApiResult<NoContent> {
+        if let Some(t) = &body.0.refresh_token {
+            self.services.auth.logout(t).await?;
         }
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        // The caller's own session always ends: a 204 never leaves it alive.
+        if let Some(f) = req.extensions().get::<SessionFamily>() {
+            self.services.auth.logout_family(&f.0).await?;
+        }
+        Ok(NoContent)
     }
 
     /// Who the bearer token belongs to.

@@ -1,13 +1,12 @@
 //! `/api/v1/manage/content-types`: the schema.
 
 use poem::Request;
-use poem::http::StatusCode;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use serde_json::{Value, json};
 
-use super::{Auth, Reply, header};
+use super::{Auth, Created, NoContent, Reply, header};
 use crate::domain::fmt_ts;
 use crate::domain::schema::ContentTypeDef;
 use crate::error::ApiResult;
@@ -56,16 +55,17 @@ impl ContentTypesApi {
 
     /// Create a content type.
     #[oai(path = "/", method = "post", operation_id = "createContentType")]
-    async fn create(&self, auth: Auth, body: Json<ContentTypeDef>) -> ApiResult<Reply> {
+    async fn create(&self, auth: Auth, body: Json<ContentTypeDef>) -> ApiResult<Created> {
         let row = self.services.schema.create(&auth.0, body.0).await?;
         let location = format!(
             "{}/api/v1/manage/content-types/{}",
             self.public_url, row.def.api_id
         );
-        Ok(Reply::json(&type_json(&row))
-            .status(StatusCode::CREATED)
-            .header("location", location)
-            .header("etag", type_etag(&row)))
+        Ok(Created(
+            Reply::json(&type_json(&row))
+                .header("location", location)
+                .header("etag", type_etag(&row)),
+        ))
     }
 
     /// Get a content type (ETag; `If-None-Match` gives 304).
@@ -112,7 +112,7 @@ impl ContentTypesApi {
         api_id: Path<String>,
         force: Query<Option<bool>>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<NoContent> {
         self.services
             .schema
             .delete(
@@ -122,6 +122,6 @@ impl ContentTypesApi {
                 header(req, "if-match"),
             )
             .await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 }

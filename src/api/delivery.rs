@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::render::{body_etag, entry};
 use super::{MaybeAuth, Reply, query_pairs};
-use crate::domain::query::{Surface, parse_get_params};
+use crate::domain::query::Surface;
 use crate::error::ApiResult;
 use crate::services::Services;
 
@@ -75,12 +75,10 @@ impl DeliveryApi {
         req: &Request,
     ) -> ApiResult<Reply> {
         let principal = auth.principal();
-        let ty = self.services.types.get(&type_id)?;
-        let (select, locale) = parse_get_params(&ty.def, &query_pairs(req), Surface::Delivery)?;
-        let (row, ty) = self
+        let (row, ty, select) = self
             .services
             .content
-            .deliver_one(&principal, &type_id, &id_or_slug, locale.as_deref())
+            .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
             .await?;
         let reply = Reply::json(&entry(&row, &ty.def, Surface::Delivery, select.as_deref()));
         let etag = body_etag(reply.body_bytes());

@@ -2,7 +2,6 @@
 //! publish and unpublish.
 
 use poem::Request;
-use poem::http::StatusCode;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
@@ -11,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::render::{self, entry};
-use super::{Auth, Reply, header, query_pairs};
+use super::{Auth, Created, NoContent, Reply, header, query_pairs};
 use crate::domain::query::Surface;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
@@ -109,7 +108,7 @@ impl EntriesApi {
         auth: Auth,
         type_id: Path<String>,
         body: Json<EntryWrite>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Created> {
         let (row, ty) = self
             .services
             .content
@@ -119,9 +118,9 @@ impl EntriesApi {
             "{}/api/v1/manage/entries/{}/{}",
             self.public_url, row.type_id, row.id
         );
-        Ok(manage_reply(&row, &ty)
-            .status(StatusCode::CREATED)
-            .header("location", location))
+        Ok(Created(
+            manage_reply(&row, &ty).header("location", location),
+        ))
     }
 
     /// Get an entry's working draft (ETag; `If-None-Match` gives 304).
@@ -187,12 +186,12 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<NoContent> {
         self.services
             .content
             .delete(&auth.0, &type_id, &id, header(req, "if-match"))
             .await?;
-        Ok(Reply::empty(StatusCode::NO_CONTENT))
+        Ok(NoContent)
     }
 
     /// List an entry's versions, newest first (`before`, `limit` page through them).

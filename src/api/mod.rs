@@ -112,21 +112,74 @@ impl IntoResponse for Reply {
     }
 }
 
+fn json_response(status: u16, description: &'static str) -> MetaResponse {
+    MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![MetaMediaType {
+            content_type: "application/json",
+            schema: MetaSchemaRef::Inline(Box::new(poem_openapi::registry::MetaSchema::ANY)),
+        }],
+        headers: vec![],
+    }
+}
+
+fn empty_response(status: u16, description: &'static str) -> MetaResponse {
+    MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![],
+        headers: vec![],
+    }
+}
+
 impl ApiResponse for Reply {
     fn meta() -> MetaResponses {
         MetaResponses {
-            responses: vec![MetaResponse {
-                description: "Success",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/json",
-                    schema: MetaSchemaRef::Inline(Box::new(
-                        poem_openapi::registry::MetaSchema::ANY,
-                    )),
-                }],
-                headers: vec![],
-            }],
+            responses: vec![
+                json_response(200, "Success"),
+                empty_response(304, "Not modified: the `If-None-Match` ETag is current"),
+            ],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// A 201 reply (with `Location` where the resource has a URL).
+pub struct Created(pub Reply);
+
+impl IntoResponse for Created {
+    fn into_response(self) -> Response {
+        self.0.status(StatusCode::CREATED).into_response()
+    }
+}
+
+impl ApiResponse for Created {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![json_response(201, "Created")],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// A 204 reply.
+pub struct NoContent;
+
+impl IntoResponse for NoContent {
+    fn into_response(self) -> Response {
+        Reply::empty(StatusCode::NO_CONTENT).into_response()
+    }
+}
+
+impl ApiResponse for NoContent {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![empty_response(204, "Done")],
         }
     }
 

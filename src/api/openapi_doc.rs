@@ -46,6 +46,7 @@ impl DocSource {
         let types: Vec<ContentTypeDef> = self.types.all().iter().map(|t| t.def.clone()).collect();
         let spec = match serde_json::from_str::<Value>(&self.static_spec) {
             Ok(mut doc) => {
+                document_static_rules(&mut doc);
                 add_types(&mut doc, &types);
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
             }
@@ -74,6 +75,88 @@ pub fn docs(src: Data<&Arc<DocSource>>) -> Response {
     Response::builder()
         .content_type("text/html; charset=utf-8")
         .body(html.as_bytes().to_vec())
+}
+
+/// Rules the server enforces on the static request bodies that poem-openapi does not write
+/// into the document: no unknown properties, and the formats our validation checks.
+fn document_static_rules(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if schema.get("properties").is_some() && !matches!(name.as_str(), "ErrorBody" | "ErrorInfo")
+        {
+            schema["additionalProperties"] = json!(false);
+        }
+    }
+    let rules = [
+        (
+            "ContentType",
+            "api_id",
+            json!({ "pattern": "^[a-z][a-z0-9_]{0,63}$" }),
+        ),
+        (
+            "ContentType",
+            "name",
+            json!({ "minLength": 1, "maxLength": 200 }),
+        ),
+        (
+            "FieldDefinition",
+            "name",
+            json!({ "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$" }),
+        ),
+        (
+            "UserCreate",
+            "email",
+            json!({ "format": "email", "maxLength": 254 }),
+        ),
+        (
+            "UserCreate",
+            "password",
+            json!({ "minLength": 10, "maxLength": 256 }),
+        ),
+        (
+            "UserUpdate",
+            "password",
+            json!({ "minLength": 10, "maxLength": 256 }),
+        ),
+        (
+            "RoleCreate",
+            "name",
+            json!({ "pattern": "^[a-z][a-z0-9_]{0,63}$" }),
+        ),
+        (
+            "PolicyCreate",
+            "action",
+            json!({ "enum": ["read", "create", "update", "delete", "publish", "*"] }),
+        ),
+        ("PolicyCreate", "condition", json!({ "enum": ["owner"] })),
+        (
+            "TokenCreate",
+            "name",
+            json!({ "minLength": 1, "maxLength": 200 }),
+        ),
+        ("EntryWrite", "message", json!({ "maxLength": 1000 })),
+        (
+            "EntryWrite",
+            "locale",
+            json!({ "pattern": "^[A-Za-z0-9_-]{1,35}$" }),
+        ),
+    ];
+    for (schema, property, extra) in rules {
+        if let (Some(target), Some(extra)) = (
+            schemas
+                .get_mut(schema)
+                .and_then(|s| s.pointer_mut(&format!("/properties/{property}"))),
+            extra.as_object(),
+        ) && let Some(obj) = target.as_object_mut()
+        {
+            obj.extend(extra.clone());
+        }
+    }
 }
 
 /// `blog_post` → `BlogPost`.
@@ -293,7 +376,7 @@ fn list_params() -> Vec<Value> {
         json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }),
         json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } }),
         json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page", "schema": { "type": "string" } }),
-        json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string" } }),
+        json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$" } }),
     ]
 }
 
@@ -450,7 +533,7 @@ fn add_types(doc: &mut Value, types: &[ContentTypeDef]) {
         }));
         new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
             "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
-                params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string" } })],
+                params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$" } })],
                 body: None, success: ok("The published entry", &name, 200), errors: &[400, 401, 403, 404, 429], public: true }.render()
         }));
         new_paths.insert(format!("/api/v1/manage/entries/{api}"), json!({

@@ -236,6 +236,7 @@ impl AdminService {
             }
             user.role = role;
         }
+        let password_changed = patch.password.is_some();
         if let Some(password) = patch.password {
             AuthService::check_password_strength(&password)?;
             user.password_hash = AuthService::hash_password(password).await?;
@@ -252,7 +253,7 @@ impl AdminService {
         user.updated_at = now();
         let tx = self.store.write().await?;
         repo::update_user(&tx.txn, &user).await?;
-        if !user.active {
+        if !user.active || password_changed {
             repo::revoke_user_sessions(&tx.txn, &user.id, now()).await?;
         }
         tx.commit().await?;

@@ -192,10 +192,10 @@ impl AuthService {
             .await?
             .ok_or_else(|| invalid_token("is not a valid refresh token"))?;
         let at = now();
-        if session.revoked_at.is_some()
-            || session.used_at.is_some()
-            || !repo::mark_session_used(&tx.txn, &session.id, at).await?
-        {
+        if session.revoked_at.is_some() && session.used_at.is_none() {
+            return Err(invalid_token("was revoked (logged out)"));
+        }
+        if session.used_at.is_some() || !repo::mark_session_used(&tx.txn, &session.id, at).await? {
             repo::revoke_family(&tx.txn, &session.family_id, at).await?;
             tx.commit().await?;
             tracing::warn!(family = %session.family_id, "refresh token reused; family revoked");

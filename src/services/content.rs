@@ -116,7 +116,9 @@ impl ContentService {
         row: &EntryRow,
         action: &str,
     ) -> ApiResult<()> {
-        if grant.owner_only && row.owner.as_deref() != principal.user_id() {
+        // Callers without a user (API tokens, anonymous) own nothing.
+        let owns = principal.user_id().is_some() && row.owner.as_deref() == principal.user_id();
+        if grant.owner_only && !owns {
             return Err(ApiError::new(
                 Code::Forbidden,
                 format!("your role may `{action}` only entries you own"),
@@ -132,8 +134,8 @@ impl ContentService {
         type_id: &str,
         input: EntryInput,
     ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
         self.authz.check(principal, type_id, "create")?;
+        let ty = self.types.get(type_id)?;
         let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
         let mut doc = validate::validate_document(&ty.def, &input.fields, true)
             .map_err(ApiError::validation)?;
@@ -322,8 +324,8 @@ impl ContentService {
         type_id: &str,
         id: &str,
     ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
         self.authz.check(principal, type_id, "read")?;
+        let ty = self.types.get(type_id)?;
         let row = entries::get_one(self.store.db(), type_id, id, false)
             .await?
             .ok_or_else(|| not_found(type_id, id))?;
@@ -337,8 +339,8 @@ impl ContentService {
         params: &[(String, String)],
         surface: Surface,
     ) -> ApiResult<(Page, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
         self.authz.check(principal, type_id, "read")?;
+        let ty = self.types.get(type_id)?;
         let q = query::parse_list_params(&ty.def, params, surface)?;
         let page = self.page(type_id, &q, surface).await?;
         Ok((page, ty))
@@ -404,8 +406,8 @@ impl ContentService {
         input: EntryInput,
         if_match: Option<&str>,
     ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
         let grant = self.authz.check(principal, type_id, "update")?;
+        let ty = self.types.get(type_id)?;
         if input.locale.is_some() {
             return Err(ApiError::new(
                 Code::InvalidBody,
@@ -465,8 +467,8 @@ impl ContentService {
         id: &str,
         if_match: Option<&str>,
     ) -> ApiResult<()> {
-        self.types.get(type_id)?;
         let grant = self.authz.check(principal, type_id, "delete")?;
+        self.types.get(type_id)?;
         let tx = self.store.write().await?;
         let row = entries::get_one(&tx.txn, type_id, id, true)
             .await?
@@ -490,8 +492,8 @@ impl ContentService {
         publish: bool,
         if_match: Option<&str>,
     ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
         let grant = self.authz.check(principal, type_id, "publish")?;
+        let ty = self.types.get(type_id)?;
         let tx = self.store.write().await?;
         let mut row = entries::get_one(&tx.txn, type_id, id, true)
             .await?
@@ -631,27 +633,30 @@ impl ContentService {
         self.update(principal, type_id, id, input, if_match).await
     }
 
-    /// Delivery: one published entry by id or slug.
+    /// Delivery: one published entry by id or slug, with the selected fields.
     pub async fn deliver_one(
         &self,
         principal: &Principal,
         type_id: &str,
         id_or_slug: &str,
-        locale: Option<&str>,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let ty = self.types.get(type_id)?;
+        params: &[(String, String)],
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Option<Vec<String>>)> {
         self.authz.check(principal, type_id, "read")?;
+        let ty = self.types.get(type_id)?;
+        let (select, locale) = query::parse_get_params(&ty.def, params, Surface::Delivery)?;
         let db = self.store.db();
         let row = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
             entries::get_one(db, type_id, id_or_slug, false).await?
         } else if slug::is_slug(id_or_slug) {
-            entries::get_by_slug(db, type_id, id_or_slug, locale).await?
+            entries::get_by_slug(db, type_id, id_or_slug, locale.as_deref()).await?
         } else {
             None
         };
         match row {
-            Some(row) if row.published.is_some() && locale.is_none_or(|l| l == row.locale) => {
-                Ok((row, ty))
+            Some(row)
+                if row.published.is_some() && locale.as_deref().is_none_or(|l| l == row.locale) =>
+            {
+                Ok((row, ty, select))
             }
             _ => Err(not_found(type_id, id_or_slug)),
         }

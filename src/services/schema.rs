@@ -173,6 +173,14 @@ impl SchemaService {
             return Ok(Arc::new(current));
         }
         let rows = entries::all_of_type(&tx.txn, api_id).await?;
+        let duplicates = duplicate_conflicts(&current.def, &def, &rows);
+        if !duplicates.is_empty() {
+            return Err(ApiError::new(
+                Code::SchemaChangeConflict,
+                "entries share values in a field that would become unique; make those values distinct, then repeat the change (force cannot help here)",
+            )
+            .with_details(serde_json::json!({ "conflicts": duplicates })));
+        }
         let (conflicts, repairs) = analyse(&current.def, &def, &rows);
         if !conflicts.is_empty() && !force {
             let n = conflicts.len();
@@ -296,24 +304,22 @@ async fn append(
     .await?)
 }
 
-/// What the change would do to each stored document: the conflicts to report, and per
-/// entry the fields whose values must go if the change is forced.
+/// What the change would do to each stored entry: the conflicts to report (counted per
+/// entry, whether the draft, the published copy or both hold the value), and per entry the
+/// fields whose values must go if the change is forced.
 fn analyse(
     old: &ContentTypeDef,
     new: &ContentTypeDef,
     rows: &[EntryRow],
 ) -> (Vec<Conflict>, Vec<(EntryRow, Vec<String>)>) {
-    let mut found: BTreeMap<(String, &'static str), (usize, String, String)> = BTreeMap::new();
+    type Key = (String, &'static str);
+    let mut found: BTreeMap<Key, (usize, String, String)> = BTreeMap::new();
     let mut repairs = Vec::new();
     for row in rows {
-        let mut drop = Vec::new();
+        let mut problems: BTreeMap<Key, String> = BTreeMap::new();
         let docs = [Some(&row.draft), row.published.as_ref()];
-        for doc in docs.into_iter().flatten() {
-            let Some(obj) = doc.as_object() else { continue };
-            for (key, value) in obj {
-                if value.is_null() {
-                    continue;
-                }
+        for obj in docs.into_iter().flatten().filter_map(Value::as_object) {
+            for (key, value) in obj.iter().filter(|(_, v)| !v.is_null()) {
                 let problem = match new.field(key) {
                     None => Some((
                         "removed_with_data",
@@ -327,13 +333,7 @@ fn analyse(
                     }),
                 };
                 if let Some((problem, message)) = problem {
-                    found
-                        .entry((key.clone(), problem))
-                        .or_insert((0, row.id.clone(), message))
-                        .0 += 1;
-                    if !drop.contains(key) {
-                        drop.push(key.clone());
-                    }
+                    problems.entry((key.clone(), problem)).or_insert(message);
                 }
             }
         }
@@ -345,18 +345,24 @@ fn analyse(
             let missing = row.draft.get(&f.name).is_none_or(Value::is_null);
             let was_required = old.field(&f.name).is_some_and(|o| o.required);
             if missing && !was_required {
-                found
-                    .entry((f.name.clone(), "required_missing"))
-                    .or_insert((
-                        0,
-                        row.id.clone(),
-                        format!(
-                            "`{}` would become required, and entries have no value",
-                            f.name
-                        ),
-                    ))
-                    .0 += 1;
+                problems.insert(
+                    (f.name.clone(), "required_missing"),
+                    format!(
+                        "`{}` would become required, and entries have no value",
+                        f.name
+                    ),
+                );
             }
+        }
+        let mut drop: Vec<String> = Vec::new();
+        for ((field, problem), message) in problems {
+            if problem != "required_missing" && !drop.contains(&field) {
+                drop.push(field.clone());
+            }
+            found
+                .entry((field, problem))
+                .or_insert((0, row.id.clone(), message))
+                .0 += 1;
         }
         if !drop.is_empty() {
             repairs.push((row.clone(), drop));
@@ -375,6 +381,49 @@ fn analyse(
         )
         .collect();
     (conflicts, repairs)
+}
+
+/// Fields that become `unique` while entries (of one locale) share a value. Forcing cannot
+/// fix that without choosing whose data to drop, so it is always refused.
+fn duplicate_conflicts(
+    old: &ContentTypeDef,
+    new: &ContentTypeDef,
+    rows: &[EntryRow],
+) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    for f in new.fields.iter().filter(|f| f.unique) {
+        if old.field(&f.name).is_some_and(|o| o.unique) {
+            continue;
+        }
+        let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
+        let mut dupes: Vec<&str> = Vec::new();
+        for row in rows {
+            let Some(v) = row.draft.get(&f.name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            match seen.get(&(row.locale.clone(), v.to_string())) {
+                Some(first) => {
+                    if !dupes.contains(first) {
+                        dupes.push(first);
+                    }
+                    dupes.push(&row.id);
+                }
+                None => {
+                    seen.insert((row.locale.clone(), v.to_string()), &row.id);
+                }
+            }
+        }
+        if let Some(first) = dupes.first() {
+            out.push(Conflict {
+                field: f.name.clone(),
+                problem: "duplicate_values",
+                entries: dupes.len(),
+                example_entry: first.to_string(),
+                message: format!("`{}` would become unique, and entries share values in it; make them distinct first", f.name),
+            });
+        }
+    }
+    out
 }
 
 /// Applies a forced change to one entry: drops the listed fields from its draft (as a new

@@ -362,7 +362,13 @@ pub async fn insert_role(c: &impl ConnectionTrait, r: &RoleRow) -> Result<(), Db
     q.execute(c).await.map(|_| ())
 }
 
+/// Deletes a custom role, with the revoked API tokens that still name it.
 pub async fn delete_role(c: &impl ConnectionTrait, name: &str) -> Result<u64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM api_tokens WHERE role = ")
+        .bind(name)
+        .push(" AND revoked_at IS NOT NULL");
+    q.execute(c).await?;
     let mut q = Sql::new(c.get_database_backend());
     q.push("DELETE FROM roles WHERE name = ")
         .bind(name)

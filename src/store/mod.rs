@@ -58,6 +58,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    .with_regexp()
             });
             DbBackend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {

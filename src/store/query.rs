@@ -65,7 +65,7 @@ fn bind_scalar(q: &mut Sql, v: &Scalar) {
 fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
-    for c in s.to_lowercase().chars() {
+    for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -136,13 +136,20 @@ fn push_filter(q: &mut Sql, surface: Surface, f: &Filter) {
                     q.push(") > 0");
                 }
                 Op::Icontains => {
-                    let pattern = match first {
-                        Some(Scalar::Str(s)) => like_escape(s),
-                        _ => "%".into(),
+                    let needle = match first {
+                        Some(Scalar::Str(s)) => s.clone(),
+                        _ => String::new(),
                     };
-                    q.push(&format!("lower({x}) LIKE "))
-                        .bind(pattern)
-                        .push(" ESCAPE '\\'");
+                    if backend == DbBackend::Postgres {
+                        q.push(&format!("{x} ILIKE "))
+                            .bind(like_escape(&needle))
+                            .push(" ESCAPE '\\'");
+                    } else {
+                        // SQLite's LIKE and lower() fold ASCII only; REGEXP (Rust regex,
+                        // registered on every connection) folds all of Unicode.
+                        q.push(&format!("{x} REGEXP "))
+                            .bind(format!("(?i){}", regex::escape(&needle)));
+                    }
                 }
                 Op::Startswith => {
                     let s = match first {
