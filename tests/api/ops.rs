@@ -94,12 +94,11 @@ async fn serve(data_dir: &std::path::Path, envs: &[(&str, &str)]) -> Served {
         let mut tx = Some(tx);
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if v["message"] == "Vellum is ready" {
-                    if let (Some(tx), Some(url)) = (tx.take(), v["url"].as_str()) {
-                        let _ = tx.send(url.to_string());
-                    }
-                }
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "Vellum is ready"
+                && let (Some(tx), Some(url)) = (tx.take(), v["url"].as_str())
+            {
+                let _ = tx.send(url.to_string());
             }
             sink.lock().expect("log").push(line);
         }
