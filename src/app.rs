@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::CatchPanic;
+use poem::middleware::{CatchPanic, Cors};
 use poem::{EndpointExt, IntoEndpoint, IntoResponse, Route, Server, get};
 use poem_openapi::OpenApiService;
 
@@ -150,6 +151,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         .nest("/", guarded)
         .data(services.clone())
         .data(doc)
+        .with(cors(&services.settings.cors_origins))
         .with(CatchPanic::new().with_handler(|_| {
             poem::error::ResponseError::as_response(&ApiError::internal(
                 "a request handler panicked",
@@ -158,6 +160,28 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         }))
         .around(api::middleware::request_id)
         .boxed()
+}
+
+fn cors(origins: &[String]) -> Cors {
+    Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "if-none-match",
+            "x-request-id",
+        ])
+        .expose_headers(["etag", "location", "x-request-id"])
+        .max_age(600)
 }
 
 /// Resolves on SIGINT or SIGTERM.

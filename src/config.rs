@@ -28,6 +28,9 @@ pub struct Settings {
     pub refresh_token_ttl_secs: u64,
     /// Locale given to entries that name none.
     pub default_locale: String,
+    /// Browser origins allowed to call the API (CORS); empty allows any origin. Bearer
+    /// tokens, not cookies, carry identity, so an open list enables no CSRF.
+    pub cors_origins: Vec<String>,
     /// `text` or `json`.
     pub log_format: String,
     /// Log filter, e.g. `info` or `vellum=debug,info` (`VELLUM_LOG`).
@@ -47,6 +50,7 @@ const ENV_KEYS: &[&str] = &[
     "access_token_ttl_secs",
     "refresh_token_ttl_secs",
     "default_locale",
+    "cors_origins",
     "log_format",
     "log",
 ];
@@ -64,6 +68,7 @@ impl Default for Settings {
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             default_locale: "en".into(),
+            cors_origins: Vec::new(),
             log_format: "text".into(),
             log: "info".into(),
         }

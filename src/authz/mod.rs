@@ -3,12 +3,14 @@
 //! Every service method asks [`Authz::check`] with (principal, resource, action) before it
 //! does anything. The casbin enforcer answers allow/deny; the [`Grant`] it returns carries
 //! the finer rules of the matching policies (ownership condition, field lists) for the
-//! service to apply. The enforcer is immutable and swapped whole when policies change, so
-//! checks never wait on a lock.
+//! service to apply. The enforcer is immutable and swapped whole when policies change;
+//! decisions are memoised per snapshot behind a short read lock, never a global write
+//! lock, so repeated checks skip the casbin evaluation.
 
 pub mod adapter;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
 use casbin::{CoreApi, DefaultModel, Enforcer};
@@ -84,10 +86,19 @@ pub struct Grant {
     pub owner_only: bool,
 }
 
+/// Most decisions a snapshot remembers (resource names come from URLs, so the cache is
+/// bounded and simply starts over when full).
+const DECISION_CACHE_MAX: usize = 4096;
+
+type DecisionKey = (String, String, String);
+
 struct Snapshot {
     enforcer: Enforcer,
     policies: Vec<PolicyRow>,
     roles: Vec<RoleRow>,
+    /// (role, resource, action) → grant, or None when denied. Lives and dies with the
+    /// snapshot, so a policy change can never be answered from a stale decision.
+    decisions: RwLock<HashMap<DecisionKey, Option<Grant>>>,
 }
 
 #[derive(Clone)]
@@ -112,6 +123,7 @@ impl Authz {
             enforcer,
             policies: list_policies(store.db()).await?,
             roles: list_roles(store.db()).await?,
+            decisions: RwLock::new(HashMap::new()),
         })
     }
 
@@ -123,41 +135,65 @@ impl Authz {
     }
 
     pub fn allows(&self, principal: &Principal, resource: &str, action: &str) -> bool {
-        let snap = self.current.load();
-        snap.enforcer
-            .enforce((
-                principal.role.as_str(),
-                object_for(resource).as_str(),
-                action,
-            ))
-            .unwrap_or(false)
+        self.decide(&principal.role, resource, action).is_some()
     }
 
     /// The check every service method makes first.
     pub fn check(&self, principal: &Principal, resource: &str, action: &str) -> ApiResult<Grant> {
-        if !self.allows(principal, resource, action) {
-            return Err(if principal.is_anonymous() {
-                ApiError::unauthenticated()
-            } else {
-                ApiError::forbidden(action, resource)
-            });
-        }
-        let snap = self.current.load();
-        let chain = role_chain(&snap.roles, &principal.role);
-        let is_content = !adapter::ADMIN_RESOURCES.contains(&resource);
-        let matching: Vec<&PolicyRow> = snap
-            .policies
-            .iter()
-            .filter(|p| chain.contains(&p.role.as_str()))
-            .filter(|p| p.resource == resource || (p.resource == "*" && is_content))
-            .filter(|p| p.action == action || p.action == "*")
-            .collect();
-        let owner_only = !matching.is_empty()
-            && matching
-                .iter()
-                .all(|p| p.condition.as_deref() == Some("owner"));
-        Ok(Grant { owner_only })
+        self.decide(&principal.role, resource, action)
+            .ok_or_else(|| {
+                if principal.is_anonymous() {
+                    ApiError::unauthenticated()
+                } else {
+                    ApiError::forbidden(action, resource)
+                }
+            })
     }
+
+    fn decide(&self, role: &str, resource: &str, action: &str) -> Option<Grant> {
+        let snap = self.current.load();
+        let key = (role.to_string(), resource.to_string(), action.to_string());
+        if let Some(hit) = snap
+            .decisions
+            .read()
+            .ok()
+            .and_then(|d| d.get(&key).cloned())
+        {
+            return hit;
+        }
+        let decision = decide_uncached(&snap, role, resource, action);
+        if let Ok(mut cache) = snap.decisions.write() {
+            if cache.len() >= DECISION_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, decision.clone());
+        }
+        decision
+    }
+}
+
+fn decide_uncached(snap: &Snapshot, role: &str, resource: &str, action: &str) -> Option<Grant> {
+    let allowed = snap
+        .enforcer
+        .enforce((role, object_for(resource).as_str(), action))
+        .unwrap_or(false);
+    if !allowed {
+        return None;
+    }
+    let chain = role_chain(&snap.roles, role);
+    let is_content = !adapter::ADMIN_RESOURCES.contains(&resource);
+    let matching: Vec<&PolicyRow> = snap
+        .policies
+        .iter()
+        .filter(|p| chain.contains(&p.role.as_str()))
+        .filter(|p| p.resource == resource || (p.resource == "*" && is_content))
+        .filter(|p| p.action == action || p.action == "*")
+        .collect();
+    let owner_only = !matching.is_empty()
+        && matching
+            .iter()
+            .all(|p| p.condition.as_deref() == Some("owner"));
+    Some(Grant { owner_only })
 }
 
 /// A role and every role it inherits from (cycles are refused when roles are saved).

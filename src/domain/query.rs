@@ -166,6 +166,9 @@ pub struct Cursor {
     pub s: String,
     pub v: Vec<Value>,
     pub id: String,
+    /// The total counted for the first page, repeated on the pages that follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

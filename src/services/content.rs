@@ -368,7 +368,12 @@ impl ContentService {
         };
         let db = self.store.db();
         let mut items = list_page(db, &spec).await?;
-        let total = count(db, &spec).await?;
+        // Counted once, for the first page; later pages repeat it from the cursor, so
+        // walking a long list does not pay for a full count on every page.
+        let total = match q.cursor.as_ref().and_then(|c| c.t) {
+            Some(t) => t,
+            None => count(db, &spec).await?,
+        };
         let next_cursor = if items.len() as u64 > q.limit {
             items.truncate(q.limit as usize);
             items.last().map(|last| {
@@ -384,6 +389,7 @@ impl ContentService {
                     s: query::sort_fingerprint(&q.sort),
                     v,
                     id: last.id.clone(),
+                    t: Some(total),
                 })
             })
         } else {
@@ -646,7 +652,7 @@ impl ContentService {
         let (select, locale) = query::parse_get_params(&ty.def, params, Surface::Delivery)?;
         let db = self.store.db();
         let row = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
-            entries::get_one(db, type_id, id_or_slug, false).await?
+            entries::get_published(db, type_id, id_or_slug).await?
         } else if slug::is_slug(id_or_slug) {
             entries::get_by_slug(db, type_id, id_or_slug, locale.as_deref()).await?
         } else {

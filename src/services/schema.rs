@@ -56,6 +56,20 @@ impl SchemaService {
         }
     }
 
+    /// Builds indexes for `indexed` fields after the type is saved. A failure costs speed,
+    /// not correctness, so it is logged rather than undoing the saved type.
+    async fn ensure_indexes(&self, def: &ContentTypeDef) {
+        let result = async {
+            let tx = self.store.write().await?;
+            crate::store::indexes::ensure_field_indexes(&tx.txn, def).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, content_type = %def.api_id, "could not build field indexes");
+        }
+    }
+
     pub fn list(&self, principal: &Principal) -> ApiResult<Vec<Arc<TypeRow>>> {
         self.authz.check(principal, "schema", "read")?;
         Ok(self.types.all())
@@ -127,6 +141,7 @@ impl SchemaService {
         )
         .await?;
         tx.commit().await?;
+        self.ensure_indexes(&def).await;
         self.types.reload(&self.store).await?;
         self.types.get(&def.api_id)
     }
@@ -204,6 +219,7 @@ impl SchemaService {
             repair(&tx.txn, row, &fields, principal, at).await?;
         }
         tx.commit().await?;
+        self.ensure_indexes(&def).await;
         self.types.reload(&self.store).await?;
         self.types.get(api_id)
     }

@@ -26,7 +26,20 @@ pub struct EntryRow {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-pub const COLS: &str = "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.version, e.published_version, e.rev, e.draft, e.published, e.created_at, e.updated_at, e.published_at";
+/// The columns of an entry row. Documents are JSONB on SQLite (so `json_extract` walks a
+/// binary form instead of re-parsing text on every row) and read back as text with
+/// `json()`. Delivery reads leave the draft out: it is never shown there.
+pub fn cols(backend: DbBackend, with_draft: bool) -> String {
+    let (draft, published) = match (backend, with_draft) {
+        (DbBackend::Postgres, true) => ("e.draft", "e.published"),
+        (DbBackend::Postgres, false) => ("NULL::jsonb AS draft", "e.published"),
+        (_, true) => ("json(e.draft) AS draft", "json(e.published) AS published"),
+        (_, false) => ("NULL AS draft", "json(e.published) AS published"),
+    };
+    format!(
+        "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.version, e.published_version, e.rev, {draft}, {published}, e.created_at, e.updated_at, e.published_at"
+    )
+}
 
 pub fn from_row(r: &QueryResult) -> Result<EntryRow, DbErr> {
     Ok(EntryRow {
@@ -40,7 +53,7 @@ pub fn from_row(r: &QueryResult) -> Result<EntryRow, DbErr> {
         version: get(r, "version")?,
         published_version: get(r, "published_version")?,
         rev: get(r, "rev")?,
-        draft: get(r, "draft")?,
+        draft: get::<Option<Value>>(r, "draft")?.unwrap_or(Value::Null),
         published: get(r, "published")?,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
@@ -56,14 +69,37 @@ pub async fn get_one(
     id: &str,
     lock: bool,
 ) -> Result<Option<EntryRow>, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
-        .bind(type_id)
-        .push(" AND e.id = ")
-        .bind(id);
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, true)
+    ))
+    .bind(type_id)
+    .push(" AND e.id = ")
+    .bind(id);
     if lock && c.get_database_backend() == DbBackend::Postgres {
         q.push(" FOR UPDATE");
     }
+    q.fetch_one(c).await?.as_ref().map(from_row).transpose()
+}
+
+/// A published entry by id (delivery: no draft is read).
+pub async fn get_published(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    id: &str,
+) -> Result<Option<EntryRow>, DbErr> {
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, false)
+    ))
+    .bind(type_id)
+    .push(" AND e.id = ")
+    .bind(id)
+    .push(" AND e.published_version IS NOT NULL");
     q.fetch_one(c).await?.as_ref().map(from_row).transpose()
 }
 
@@ -74,11 +110,15 @@ pub async fn get_by_slug(
     slug: &str,
     locale: Option<&str>,
 ) -> Result<Option<EntryRow>, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
-        .bind(type_id)
-        .push(" AND e.slug = ")
-        .bind(slug);
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, false)
+    ))
+    .bind(type_id)
+    .push(" AND e.slug = ")
+    .bind(slug);
     if let Some(locale) = locale {
         q.push(" AND e.locale = ").bind(locale);
     }
@@ -99,8 +139,8 @@ pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
         .bind(e.version).push(", ")
         .bind(e.published_version).push(", ")
         .bind(e.rev).push(", ")
-        .bind_json(&e.draft).push(", ")
-        .bind(e.published.clone()).push(", ")
+        .bind_doc(Some(&e.draft)).push(", ")
+        .bind_doc(e.published.as_ref()).push(", ")
         .bind_ts(e.created_at).push(", ")
         .bind_ts(e.updated_at).push(", ")
         .bind_ts_opt(e.published_at).push(")");
@@ -125,9 +165,9 @@ pub async fn update(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
         .push(", rev = ")
         .bind(e.rev)
         .push(", draft = ")
-        .bind_json(&e.draft)
+        .bind_doc(Some(&e.draft))
         .push(", published = ")
-        .bind(e.published.clone())
+        .bind_doc(e.published.as_ref())
         .push(", updated_at = ")
         .bind_ts(e.updated_at)
         .push(", published_at = ")
@@ -159,9 +199,13 @@ pub async fn count_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<i6
 
 /// All entries of a type (for schema-change checks); drafts and published copies.
 pub async fn all_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<Vec<EntryRow>, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {COLS} FROM entries e WHERE e.type_id = "))
-        .bind(type_id);
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, true)
+    ))
+    .bind(type_id);
     q.fetch_all(c).await?.iter().map(from_row).collect()
 }
 

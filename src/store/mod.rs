@@ -11,6 +11,7 @@ pub mod auth;
 pub mod content_types;
 pub mod entries;
 pub mod events;
+pub mod indexes;
 pub mod query;
 
 use std::sync::Arc;
@@ -170,6 +171,18 @@ impl Sql {
                 DbBackend::Postgres => self.bind(Option::<DateTime<Utc>>::None),
                 _ => self.bind(Option::<String>::None),
             },
+        }
+    }
+
+    /// Binds an entry document (or NULL): JSONB on both backends.
+    pub fn bind_doc(&mut self, v: Option<&serde_json::Value>) -> &mut Self {
+        match self.backend {
+            DbBackend::Postgres => self.bind(v.cloned()),
+            _ => {
+                self.push("jsonb(");
+                self.bind(v.map(|v| v.to_string()));
+                self.push(")")
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
-use super::entries::{COLS, EntryRow, from_row};
+use super::entries::{EntryRow, cols, from_row};
 use super::{Sql, get};
 use crate::domain::query::{Filter, ListQuery, Op, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::FieldType;
@@ -31,24 +31,30 @@ fn expr(backend: DbBackend, surface: Surface, target: &Target) -> String {
     };
     match target {
         Target::Meta(m) => format!("e.{}", m.column()),
-        Target::Field { name, ty } => match backend {
-            DbBackend::Postgres => {
-                let cast = match ty {
-                    FieldType::Integer => "::bigint",
-                    FieldType::Decimal => "::float8",
-                    FieldType::Boolean => "::boolean",
-                    _ => "",
-                };
-                format!("({data}->>'{name}'){cast}")
+        Target::Field { name, ty } => field_expr(backend, data, name, *ty),
+    }
+}
+
+/// The SQL expression for a top-level field of the JSON document in column `data`. Field
+/// indexes (`store::indexes`) are built on exactly this expression, so keep them in step.
+pub fn field_expr(backend: DbBackend, data: &str, name: &str, ty: FieldType) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            let cast = match ty {
+                FieldType::Integer => "::bigint",
+                FieldType::Decimal => "::float8",
+                FieldType::Boolean => "::boolean",
+                _ => "",
+            };
+            format!("({data}->>'{name}'){cast}")
+        }
+        _ => {
+            let raw = format!("json_extract({data}, '$.\"{name}\"')");
+            match ty {
+                FieldType::Decimal => format!("CAST({raw} AS REAL)"),
+                _ => raw,
             }
-            _ => {
-                let raw = format!("json_extract({data}, '$.\"{name}\"')");
-                match ty {
-                    FieldType::Decimal => format!("CAST({raw} AS REAL)"),
-                    _ => raw,
-                }
-            }
-        },
+        }
     }
 }
 
@@ -205,7 +211,10 @@ pub async fn list_page(
 ) -> Result<Vec<EntryRow>, DbErr> {
     let backend = c.get_database_backend();
     let mut q = Sql::new(backend);
-    q.push(&format!("SELECT {COLS} FROM entries e"));
+    q.push(&format!(
+        "SELECT {} FROM entries e",
+        cols(backend, spec.surface == Surface::Manage)
+    ));
     push_where(&mut q, spec);
     let id_desc = spec.sort.last().is_some_and(|k| k.desc);
     if let Some((values, id)) = &spec.after {

@@ -253,3 +253,56 @@ async fn cli_creates_users_and_reports_migrations() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["role"], "admin");
 }
+
+both_backends!(browsers_may_call_the_api);
+
+async fn browsers_may_call_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/content/article"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        resp.status().is_success(),
+        "preflight answered {}",
+        resp.status()
+    );
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let resp = app
+        .req(Method::GET, "/api/v1/auth/me")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .expect("get");
+    let exposed = resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        exposed.contains("etag") && exposed.contains("x-request-id"),
+        "{exposed}"
+    );
+
+    let strict = TestApp::spawn_with(backend, |s| {
+        s.cors_origins = vec!["https://good.example".into()]
+    })
+    .await;
+    let resp = strict
+        .req(Method::GET, "/api/v1/auth/me")
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        resp.headers().get("access-control-allow-origin").is_none(),
+        "an unlisted origin gets no CORS grant"
+    );
+}

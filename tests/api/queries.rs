@@ -43,15 +43,17 @@ const NOTES: [Option<&str>; 8] = [
     Some("blue whale"),
 ];
 
+/// Some fields are `indexed`, so the same filters, sorts and pages also run over the
+/// expression indexes the server builds for them.
 fn gadget_type() -> Value {
     json!({"api_id": "gadget", "name": "Gadget", "options": {"title_field": "title"},
     "fields": [
         {"name": "title", "type": "text", "required": true},
-        {"name": "rating", "type": "integer", "validations": {"min": 1, "max": 5}},
-        {"name": "price", "type": "decimal"},
-        {"name": "active", "type": "boolean"},
+        {"name": "rating", "type": "integer", "indexed": true, "validations": {"min": 1, "max": 5}},
+        {"name": "price", "type": "decimal", "indexed": true},
+        {"name": "active", "type": "boolean", "indexed": true},
         {"name": "released", "type": "date"},
-        {"name": "starts_at", "type": "datetime"},
+        {"name": "starts_at", "type": "datetime", "indexed": true},
         {"name": "category", "type": "enum", "values": ["news", "guide", "review"]},
         {"name": "note", "type": "text"},
         {"name": "secret", "type": "integer", "private": true}
