@@ -223,6 +223,10 @@ async fn run() {
         .unwrap_or(0);
     assert_eq!(list_len, 20, "the list benchmark returns a full page");
 
+    if std::env::var("BENCH_EXPLAIN").is_ok() {
+        explain(&dir.path().join("vellum.db")).await;
+    }
+
     let run_wrk =
         |url: String| tokio::task::spawn_blocking(move || wrk(&url, seconds, connections));
     let baseline = run_wrk(format!("http://{bare_addr}/")).await.expect("wrk");
@@ -245,4 +249,51 @@ async fn run() {
     std::fs::write(&file, serde_json::to_string_pretty(&result).expect("json")).expect("write");
     println!("{}", serde_json::to_string_pretty(&result).expect("json"));
     println!("written to {}", file.display());
+}
+
+/// `BENCH_EXPLAIN=1`: the SQLite plans and timings of the list queries.
+async fn explain(db: &std::path::Path) {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+    let conn = Database::connect(format!("sqlite://{}", db.display()))
+        .await
+        .expect("db");
+    let filter = "e.type_id = 'article' AND e.published_version IS NOT NULL AND json_extract(e.published, '$.\"rating\"') >= 3 AND json_extract(e.published, '$.\"category\"') IN ('news', 'review')";
+    let queries = [
+        format!(
+            "SELECT e.id, json(e.published) AS published FROM entries e WHERE {filter} ORDER BY e.published_at DESC, e.id DESC LIMIT 21"
+        ),
+        format!("SELECT COUNT(*) AS n FROM entries e WHERE {filter}"),
+        format!("SELECT COUNT(*) AS n FROM entries e WHERE e.type_id = 'article'"),
+    ];
+    for round in ["before ANALYZE", "after ANALYZE"] {
+        if round == "after ANALYZE" {
+            conn.execute_unprepared("ANALYZE").await.expect("analyze");
+        }
+        println!("-- {round}");
+        for sql in queries.iter().cloned() {
+            let plan = conn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    format!("EXPLAIN QUERY PLAN {sql}"),
+                ))
+                .await
+                .expect("plan");
+            let details: Vec<String> = plan
+                .iter()
+                .filter_map(|r| r.try_get::<String>("", "detail").ok())
+                .collect();
+            let t = Instant::now();
+            for _ in 0..20 {
+                conn.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql.clone()))
+                    .await
+                    .expect("run");
+            }
+            println!(
+                "{:>8.2} ms  {}\n          plan: {}",
+                t.elapsed().as_secs_f64() * 1000.0 / 20.0,
+                &sql[..sql.len().min(90)],
+                details.join(" | ")
+            );
+        }
+    }
 }

@@ -39,6 +39,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     })?;
     let store = Store::connect(&settings.database_url()).await?;
     store.migrate().await?;
+    store.optimize().await;
     Ok(store)
 }
 

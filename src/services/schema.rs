@@ -65,6 +65,9 @@ impl SchemaService {
             tx.commit().await
         }
         .await;
+        if result.is_ok() && def.fields.iter().any(|f| f.indexed) {
+            self.store.optimize().await;
+        }
         if let Err(e) = result {
             tracing::warn!(error = %e, content_type = %def.api_id, "could not build field indexes");
         }

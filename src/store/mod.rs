@@ -15,6 +15,7 @@ pub mod indexes;
 pub mod query;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,17 +32,32 @@ pub struct Store {
     db: DatabaseConnection,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
+    writes: Arc<AtomicU64>,
 }
+
+/// SQLite plans queries from statistics (`ANALYZE`); without them it guesses, and picks a
+/// filter index plus a sort over one that already gives the order. `PRAGMA optimize`
+/// refreshes the statistics where the data changed a lot; it runs at start and after
+/// this many committed writes. (PostgreSQL's autoanalyze does this on its own.)
+const OPTIMIZE_EVERY_WRITES: u64 = 2000;
 
 /// A write transaction; on SQLite it also holds the write gate until it ends.
 pub struct WriteTx {
     pub txn: DatabaseTransaction,
     _gate: Option<OwnedMutexGuard<()>>,
+    store: Store,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        drop(self._gate);
+        let n = self.store.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.store.backend == DbBackend::Sqlite && n % OPTIMIZE_EVERY_WRITES == 0 {
+            let store = self.store.clone();
+            tokio::spawn(async move { store.optimize().await });
+        }
+        Ok(())
     }
 }
 
@@ -75,6 +91,7 @@ impl Store {
             db,
             backend,
             write_gate: Arc::new(Mutex::new(())),
+            writes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -109,7 +126,22 @@ impl Store {
             _ => None,
         };
         let txn = self.db.begin().await?;
-        Ok(WriteTx { txn, _gate: gate })
+        Ok(WriteTx {
+            txn,
+            _gate: gate,
+            store: self.clone(),
+        })
+    }
+
+    /// Refreshes SQLite's planner statistics where they are stale (no-op on PostgreSQL).
+    pub async fn optimize(&self) {
+        if self.backend != DbBackend::Sqlite {
+            return;
+        }
+        let _gate = self.write_gate.lock().await;
+        if let Err(e) = self.db.execute_unprepared("PRAGMA optimize").await {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
     }
 
     pub async fn ping(&self) -> Result<(), DbErr> {

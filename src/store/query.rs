@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::entries::{EntryRow, cols, from_row};
 use super::{Sql, get};
-use crate::domain::query::{Filter, ListQuery, Op, Scalar, SortKey, Surface, Target};
+use crate::domain::query::{Filter, ListQuery, MetaCol, Op, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::FieldType;
 
 /// A list request after parsing: the query plus what the store must know besides.
@@ -204,6 +204,15 @@ fn push_where(q: &mut Sql, spec: &ListSpec<'_>) {
     }
 }
 
+/// Columns that hold a value in every row the list can return.
+fn never_null(surface: Surface, target: &Target) -> bool {
+    match target {
+        Target::Meta(MetaCol::PublishedAt) => surface == Surface::Delivery,
+        Target::Meta(_) => true,
+        Target::Field { .. } => false,
+    }
+}
+
 /// One page of entries (`limit + 1` rows are read to know whether more follow).
 pub async fn list_page(
     c: &impl ConnectionTrait,
@@ -264,11 +273,15 @@ pub async fn list_page(
     q.push(" ORDER BY ");
     for key in spec.sort {
         let x = expr(backend, spec.surface, &key.target);
-        q.push(&x).push(if key.desc {
-            " DESC NULLS FIRST, "
-        } else {
-            " ASC NULLS LAST, "
-        });
+        let order = match (key.desc, never_null(spec.surface, &key.target)) {
+            // Without NULLs the null placement is moot; leaving it out lets SQLite read
+            // the order straight from an index instead of sorting.
+            (true, true) => " DESC, ",
+            (false, true) => " ASC, ",
+            (true, false) => " DESC NULLS FIRST, ",
+            (false, false) => " ASC NULLS LAST, ",
+        };
+        q.push(&x).push(order);
     }
     q.push(if id_desc { "e.id DESC" } else { "e.id ASC" });
     q.push(" LIMIT ").bind(spec.query.limit as i64 + 1);
