@@ -53,7 +53,7 @@ impl WriteTx {
         self.txn.commit().await?;
         drop(self._gate);
         let n = self.store.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.store.backend == DbBackend::Sqlite && n % OPTIMIZE_EVERY_WRITES == 0 {
+        if self.store.backend == DbBackend::Sqlite && n.is_multiple_of(OPTIMIZE_EVERY_WRITES) {
             let store = self.store.clone();
             tokio::spawn(async move { store.optimize().await });
         }
