@@ -251,7 +251,8 @@ async fn run() {
     println!("written to {}", file.display());
 }
 
-/// `BENCH_EXPLAIN=1`: the SQLite plans and timings of the list queries.
+/// `BENCH_EXPLAIN=1`: SQLite's plans and timings of the list queries, before and after
+/// fresh statistics.
 async fn explain(db: &std::path::Path) {
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
     let conn = Database::connect(format!("sqlite://{}", db.display()))
@@ -263,19 +264,17 @@ async fn explain(db: &std::path::Path) {
             "SELECT e.id, json(e.published) AS published FROM entries e WHERE {filter} ORDER BY e.published_at DESC, e.id DESC LIMIT 21"
         ),
         format!("SELECT COUNT(*) AS n FROM entries e WHERE {filter}"),
-        format!("SELECT COUNT(*) AS n FROM entries e WHERE e.type_id = 'article'"),
+        "SELECT COUNT(*) AS n FROM entries e WHERE e.type_id = 'article'".to_string(),
     ];
-    for round in ["before ANALYZE", "after ANALYZE"] {
+    for round in ["as served", "after ANALYZE"] {
         if round == "after ANALYZE" {
             conn.execute_unprepared("ANALYZE").await.expect("analyze");
         }
         println!("-- {round}");
-        for sql in queries.iter().cloned() {
+        for sql in &queries {
+            let plan_sql = format!("EXPLAIN QUERY PLAN {sql}");
             let plan = conn
-                .query_all_raw(Statement::from_string(
-                    DbBackend::Sqlite,
-                    format!("EXPLAIN QUERY PLAN {sql}"),
-                ))
+                .query_all_raw(Statement::from_string(DbBackend::Sqlite, plan_sql))
                 .await
                 .expect("plan");
             let details: Vec<String> = plan
@@ -288,9 +287,9 @@ async fn explain(db: &std::path::Path) {
                     .await
                     .expect("run");
             }
+            let ms = t.elapsed().as_secs_f64() * 1000.0 / 20.0;
             println!(
-                "{:>8.2} ms  {}\n          plan: {}",
-                t.elapsed().as_secs_f64() * 1000.0 / 20.0,
+                "{ms:>8.2} ms  {}\n          plan: {}",
                 &sql[..sql.len().min(90)],
                 details.join(" | ")
             );
