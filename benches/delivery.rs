@@ -4,7 +4,8 @@
 //! collection. Writes `bench/results/delivery-<unix time>.json` and prints a summary.
 //!
 //! Run: `cargo bench --bench delivery` (needs `wrk`: `apt-get install wrk`).
-//! Knobs: BENCH_ENTRIES (default 10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (32).
+//! Knobs: BENCH_ENTRIES (default 10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (32),
+//! BENCH_DATABASE_URL (a PostgreSQL database to use instead of SQLite; it must be empty).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -106,6 +107,7 @@ async fn run() {
         data_dir: dir.path().to_path_buf(),
         admin_email: Some("bench@example.com".into()),
         admin_password: Some("bench-passphrase".into()),
+        database_url: std::env::var("BENCH_DATABASE_URL").ok(),
         log: "warn".into(),
         ..Settings::default()
     };
@@ -236,7 +238,7 @@ async fn run() {
     let result = json!({
         "when": chrono::Utc::now().to_rfc3339(),
         "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
-        "setup": { "entries": entries, "entry_bytes": body.len(), "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)", "database": "sqlite" },
+        "setup": { "entries": entries, "entry_bytes": body.len(), "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)", "database": if std::env::var("BENCH_DATABASE_URL").is_ok() { "postgres" } else { "sqlite" } },
         "startup_ms": startup_ms,
         "seed_seconds": seed_s,
         "baseline_bare_poem": { "rps": baseline.rps, "p50_ms": baseline.p50_ms, "p99_ms": baseline.p99_ms },
