@@ -56,20 +56,10 @@ impl SchemaService {
         }
     }
 
-    /// Builds indexes for `indexed` fields after the type is saved. A failure costs speed,
-    /// not correctness, so it is logged rather than undoing the saved type.
-    async fn ensure_indexes(&self, def: &ContentTypeDef) {
-        let result = async {
-            let tx = self.store.write().await?;
-            crate::store::indexes::ensure_field_indexes(&tx.txn, def).await?;
-            tx.commit().await
-        }
-        .await;
-        if result.is_ok() && def.fields.iter().any(|f| f.indexed) {
+    /// Refreshes planner statistics after a type with indexed fields is saved.
+    async fn after_index_change(&self, def: &ContentTypeDef) {
+        if def.fields.iter().any(|f| f.indexed) {
             self.store.optimize().await;
-        }
-        if let Err(e) = result {
-            tracing::warn!(error = %e, content_type = %def.api_id, "could not build field indexes");
         }
     }
 
@@ -143,8 +133,9 @@ impl SchemaService {
             serde_json::json!({}),
         )
         .await?;
+        crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
-        self.ensure_indexes(&def).await;
+        self.after_index_change(&def).await;
         self.types.reload(&self.store).await?;
         self.types.get(&def.api_id)
     }
@@ -221,8 +212,9 @@ impl SchemaService {
         for (row, fields) in repairs {
             repair(&tx.txn, row, &fields, principal, at).await?;
         }
+        crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
-        self.ensure_indexes(&def).await;
+        self.after_index_change(&def).await;
         self.types.reload(&self.store).await?;
         self.types.get(api_id)
     }
