@@ -113,6 +113,10 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         },
         api::delivery::DeliveryApi {
             services: services.clone(),
+            // The embedded default is single-node, so this node sees every write.
+            cache: api::delivery_cache::DeliveryCache::new(
+                services.store.backend() == sea_orm::DbBackend::Sqlite,
+            ),
         },
         api::content_types::ContentTypesApi {
             services: services.clone(),

@@ -6,6 +6,9 @@ use poem_openapi::param::Path;
 use serde_json::{Value, json};
 
 use super::render::{body_etag, entry};
+use std::sync::Arc;
+
+use super::delivery_cache::{Cached, DeliveryCache};
 use super::{MaybeAuth, Reply, query_pairs};
 use crate::domain::query::Surface;
 use crate::error::ApiResult;
@@ -19,6 +22,39 @@ enum Tag {
 
 pub struct DeliveryApi {
     pub services: Services,
+    pub cache: DeliveryCache,
+}
+
+impl DeliveryApi {
+    /// Serves from the cache when this caller's response is current; otherwise renders
+    /// with `render` and remembers the result. Access is checked first either way.
+    async fn cached(
+        &self,
+        principal: &crate::authz::Principal,
+        type_id: &str,
+        req: &Request,
+        render: impl std::future::Future<Output = ApiResult<Reply>>,
+    ) -> ApiResult<Reply> {
+        self.services.authz.check(principal, type_id, "read")?;
+        let key = DeliveryCache::key(&principal.role, req.uri());
+        let epoch = self.services.store.write_epoch();
+        let anonymous = principal.is_anonymous();
+        if let Some(hit) = self.cache.get(&key, epoch) {
+            let reply = Reply::bytes(hit.body.as_ref().clone());
+            return Ok(cache_control(reply, anonymous).conditional(req, &hit.etag));
+        }
+        let reply = render.await?;
+        let etag = body_etag(reply.body_bytes());
+        self.cache.put(
+            key,
+            Cached {
+                epoch,
+                etag: etag.clone(),
+                body: Arc::new(reply.body_bytes().to_vec()),
+            },
+        );
+        Ok(cache_control(reply, anonymous).conditional(req, &etag))
+    }
 }
 
 fn cache_control(reply: Reply, anonymous: bool) -> Reply {
@@ -44,21 +80,22 @@ impl DeliveryApi {
         req: &Request,
     ) -> ApiResult<Reply> {
         let principal = auth.principal();
-        let (page, ty) = self
-            .services
-            .content
-            .list(&principal, &type_id, &query_pairs(req), Surface::Delivery)
-            .await?;
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|r| entry(r, &ty.def, Surface::Delivery, page.fields.as_deref()))
-            .collect();
-        let reply = Reply::json(
-            &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
-        );
-        let etag = body_etag(reply.body_bytes());
-        Ok(cache_control(reply, principal.is_anonymous()).conditional(req, &etag))
+        let render = async {
+            let (page, ty) = self
+                .services
+                .content
+                .list(&principal, &type_id, &query_pairs(req), Surface::Delivery)
+                .await?;
+            let items: Vec<Value> = page
+                .items
+                .iter()
+                .map(|r| entry(r, &ty.def, Surface::Delivery, page.fields.as_deref()))
+                .collect();
+            Ok(Reply::json(
+                &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
+            ))
+        };
+        self.cached(&principal, &type_id, req, render).await
     }
 
     /// One published entry by id or slug.
@@ -75,13 +112,19 @@ impl DeliveryApi {
         req: &Request,
     ) -> ApiResult<Reply> {
         let principal = auth.principal();
-        let (row, ty, select) = self
-            .services
-            .content
-            .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
-            .await?;
-        let reply = Reply::json(&entry(&row, &ty.def, Surface::Delivery, select.as_deref()));
-        let etag = body_etag(reply.body_bytes());
-        Ok(cache_control(reply, principal.is_anonymous()).conditional(req, &etag))
+        let render = async {
+            let (row, ty, select) = self
+                .services
+                .content
+                .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
+                .await?;
+            Ok(Reply::json(&entry(
+                &row,
+                &ty.def,
+                Surface::Delivery,
+                select.as_deref(),
+            )))
+        };
+        self.cached(&principal, &type_id, req, render).await
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod content_types;
 pub mod delivery;
+pub mod delivery_cache;
 pub mod entries;
 pub mod middleware;
 pub mod openapi_doc;

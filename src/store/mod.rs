@@ -52,7 +52,7 @@ impl WriteTx {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await?;
         drop(self._gate);
-        let n = self.store.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = self.store.writes.fetch_add(1, Ordering::AcqRel) + 1;
         if self.store.backend == DbBackend::Sqlite && n.is_multiple_of(OPTIMIZE_EVERY_WRITES) {
             let store = self.store.clone();
             tokio::spawn(async move { store.optimize().await });
@@ -118,6 +118,12 @@ impl Store {
 
     pub fn backend(&self) -> DbBackend {
         self.backend
+    }
+
+    /// Committed write transactions of this process. Only moves after a commit, so a value
+    /// read before a query is never newer than the data that query sees.
+    pub fn write_epoch(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
     }
 
     pub async fn write(&self) -> Result<WriteTx, DbErr> {

@@ -316,3 +316,86 @@ async fn new_user_walk(backend: Backend) {
         ]
     );
 }
+
+both_backends!(delivery_never_serves_a_stale_response);
+
+/// Delivery responses may be cached (on SQLite); every kind of write must still show at
+/// once: content, schema (a field turning private), access (a revoked grant).
+async fn delivery_never_serves_a_stale_response(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_type(person_type()).await;
+    app.create_type(article_type()).await;
+    let grant = app.grant("public", "article", "read").await;
+    let entry = app
+        .create_entry("article", json!({"title": "First", "rating": 2}))
+        .await;
+    let id = entry["id"].as_str().expect("id").to_string();
+    app.publish("article", &id).await;
+    let one = format!("/api/v1/content/article/{id}");
+    let list = "/api/v1/content/article?sort=title";
+    for _ in 0..3 {
+        let (_, body) = send(app.req_as(None, Method::GET, &one)).await;
+        assert_eq!(body["fields"]["title"], "First");
+        let (_, body) = send(app.req_as(None, Method::GET, list)).await;
+        assert_eq!(body["items"][0]["fields"]["title"], "First");
+    }
+
+    // Content: a published edit.
+    send(
+        app.req(
+            Method::PATCH,
+            &format!("/api/v1/manage/entries/article/{id}"),
+        )
+        .json(&json!({"fields": {"title": "Second"}})),
+    )
+    .await;
+    app.publish("article", &id).await;
+    let (_, body) = send(app.req_as(None, Method::GET, &one)).await;
+    assert_eq!(body["fields"]["title"], "Second");
+    let (_, body) = send(app.req_as(None, Method::GET, list)).await;
+    assert_eq!(body["items"][0]["fields"]["title"], "Second");
+
+    // Schema: `rating` turns private.
+    let mut def = article_type();
+    def["fields"][3]["private"] = json!(true);
+    let (status, _) = send(
+        app.req(Method::PUT, "/api/v1/manage/content-types/article")
+            .json(&def),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = send(app.req_as(None, Method::GET, &one)).await;
+    assert!(
+        body["fields"].get("rating").is_none(),
+        "a private field left delivery: {body}"
+    );
+
+    // A second entry appears in the list; the first one's deletion removes it.
+    let other = app.create_entry("article", json!({"title": "Zed"})).await;
+    app.publish("article", other["id"].as_str().expect("id"))
+        .await;
+    let (_, body) = send(app.req_as(None, Method::GET, list)).await;
+    assert_eq!(body["total"], 2);
+    send(app.req(
+        Method::DELETE,
+        &format!("/api/v1/manage/entries/article/{id}"),
+    ))
+    .await;
+    let (status, _) = send(app.req_as(None, Method::GET, &one)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = send(app.req_as(None, Method::GET, list)).await;
+    assert_eq!(body["total"], 1);
+
+    // Access: the grant is withdrawn.
+    let (status, _) = send(app.req(
+        Method::DELETE,
+        &format!(
+            "/api/v1/manage/policies/{}",
+            grant["id"].as_str().expect("id")
+        ),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = send(app.req_as(None, Method::GET, list)).await;
+    assert_error(status, &body, 401, "unauthenticated");
+}
