@@ -136,7 +136,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         .server(public_url.to_string());
     let doc = Arc::new(DocSource::new(
         service.spec(),
-        service.redoc_html(),
+        service.swagger_ui_html(),
         services.types.clone(),
     ));
     let auth = Arc::new(services.auth.clone());

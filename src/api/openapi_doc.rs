@@ -2,7 +2,7 @@
 //! derives, plus for every content type its own paths and schemas (`Article` as delivered,
 //! `ArticleManaged` with drafts and private fields, `ArticleCreate`, `ArticleUpdate`,
 //! `ArticleList`, `ArticleFilter`), rebuilt when the schema epoch changes. `/docs` shows
-//! the same document in Redoc (bundled, no CDN).
+//! the same document in Swagger UI (bundled, no CDN), where requests can be tried out.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,16 +19,16 @@ type Rendered = (u64, Arc<String>, Arc<String>);
 /// The static part, produced once at start.
 pub struct DocSource {
     pub static_spec: String,
-    pub redoc_html: String,
+    pub docs_html: String,
     pub types: TypeCache,
     cache: Mutex<Option<Rendered>>,
 }
 
 impl DocSource {
-    pub fn new(static_spec: String, redoc_html: String, types: TypeCache) -> Self {
+    pub fn new(static_spec: String, docs_html: String, types: TypeCache) -> Self {
         Self {
             static_spec,
-            redoc_html,
+            docs_html,
             types,
             cache: Mutex::new(None),
         }
@@ -52,7 +52,7 @@ impl DocSource {
             }
             Err(_) => self.static_spec.clone(),
         };
-        let html = self.redoc_html.replacen(&self.static_spec, &spec, 1);
+        let html = self.docs_html.replacen(&self.static_spec, &spec, 1);
         let (spec, html) = (Arc::new(spec), Arc::new(html));
         if let Ok(mut guard) = self.cache.lock() {
             *guard = Some((epoch, spec.clone(), html.clone()));
