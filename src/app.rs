@@ -139,6 +139,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         service.swagger_ui_html(),
         services.types.clone(),
     ));
+    let doc_for_allow = doc.clone();
     let auth = Arc::new(services.auth.clone());
     let limit = services.settings.max_body_bytes;
     let guarded = service
@@ -163,7 +164,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
             ))
             .into_response()
         }))
-        .around(api::middleware::request_id)
+        .around(move |ep, req| api::middleware::request_id(ep, req, doc_for_allow.clone()))
         .boxed()
 }
 

@@ -8,6 +8,7 @@ use poem::http::{Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
+use super::openapi_doc::DocSource;
 use crate::authz::Principal;
 use crate::error::{ApiError, Code};
 use crate::services::auth::AuthService;
@@ -18,7 +19,11 @@ pub struct SessionFamily(pub String);
 
 /// Gives every request an id (kept from a sane incoming `X-Request-Id`), a span that every
 /// log line inside carries, one access-log line, and the id on the response.
-pub async fn request_id<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+pub async fn request_id<E: Endpoint>(
+    next: E,
+    req: Request,
+    doc: Arc<DocSource>,
+) -> poem::Result<Response> {
     let incoming = req
         .headers()
         .get("x-request-id")
@@ -33,11 +38,20 @@ pub async fn request_id<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
+    let path = req.uri().path().to_string();
     async move {
         let mut resp = match next.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => error_response(e),
         };
+        if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+            && !resp.headers().contains_key("allow")
+        {
+            let allowed = doc.allowed_methods(&path).join(", ");
+            if let Ok(v) = poem::http::HeaderValue::from_str(&allowed) {
+                resp.headers_mut().insert("allow", v);
+            }
+        }
         let status = resp.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {

@@ -61,6 +61,43 @@ impl DocSource {
     }
 }
 
+impl DocSource {
+    /// The methods the document lists for a concrete request path (for `Allow` on 405).
+    pub fn allowed_methods(&self, path: &str) -> Vec<String> {
+        let (spec, _) = self.current();
+        let Ok(doc) = serde_json::from_str::<Value>(&spec) else {
+            return Vec::new();
+        };
+        let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let mut methods: Vec<String> = Vec::new();
+        for (template, ops) in doc["paths"].as_object().into_iter().flatten() {
+            let parts: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+            let matches = parts.len() == wanted.len()
+                && parts
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')));
+            if !matches {
+                continue;
+            }
+            for m in ops
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| m.to_uppercase())
+            {
+                if !methods.contains(&m) {
+                    methods.push(m);
+                }
+            }
+        }
+        if methods.iter().any(|m| m == "GET") {
+            methods.push("HEAD".into());
+        }
+        methods
+    }
+}
+
 #[handler]
 pub fn openapi_json(src: Data<&Arc<DocSource>>) -> Response {
     let (spec, _) = src.current();

@@ -180,12 +180,24 @@ async fn bad_inputs_get_clear_errors_and_write_nothing(backend: Backend) {
     ))
     .await;
     assert_error(s, &b, 400, "invalid_parameter");
-    let (s, b) = send(
-        app.req(Method::PUT, &format!("/api/v1/manage/entries/article/{id}"))
-            .json(&json!({})),
-    )
-    .await;
+    let resp = app
+        .req(Method::PUT, &format!("/api/v1/manage/entries/article/{id}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("put");
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (s, b) = read(resp).await;
     assert_error(s, &b, 405, "method_not_allowed");
+    for m in ["GET", "PATCH", "DELETE"] {
+        assert!(allow.contains(m), "Allow lists {m}: `{allow}`");
+    }
+    assert!(!allow.contains("PUT"), "`{allow}`");
     let (s, b) = send(app.req(Method::GET, "/api/v1/nothing-here")).await;
     assert_error(s, &b, 404, "not_found");
 
