@@ -35,7 +35,7 @@ impl DeliveryApi {
         req: &Request,
         render: impl std::future::Future<Output = ApiResult<Reply>>,
     ) -> ApiResult<Reply> {
-        self.services.authz.check(principal, type_id, "read")?;
+        self.services.content.authorize_read(principal, type_id)?;
         let key = DeliveryCache::key(&principal.role, req.uri());
         let epoch = self.services.store.write_epoch();
         let anonymous = principal.is_anonymous();

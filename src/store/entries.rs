@@ -84,30 +84,18 @@ pub async fn get_one(
     q.fetch_one(c).await?.as_ref().map(from_row).transpose()
 }
 
-/// A published entry by id (delivery: no draft is read).
+/// How delivery names an entry.
+#[derive(Debug, Clone, Copy)]
+pub enum PublishedKey<'a> {
+    Id(&'a str),
+    Slug(&'a str),
+}
+
+/// A published entry by id or slug (delivery: the draft is never read).
 pub async fn get_published(
     c: &impl ConnectionTrait,
     type_id: &str,
-    id: &str,
-) -> Result<Option<EntryRow>, DbErr> {
-    let backend = c.get_database_backend();
-    let mut q = Sql::new(backend);
-    q.push(&format!(
-        "SELECT {} FROM entries e WHERE e.type_id = ",
-        cols(backend, false)
-    ))
-    .bind(type_id)
-    .push(" AND e.id = ")
-    .bind(id)
-    .push(" AND e.published_version IS NOT NULL");
-    q.fetch_one(c).await?.as_ref().map(from_row).transpose()
-}
-
-/// A published entry by slug (delivery).
-pub async fn get_by_slug(
-    c: &impl ConnectionTrait,
-    type_id: &str,
-    slug: &str,
+    key: PublishedKey<'_>,
     locale: Option<&str>,
 ) -> Result<Option<EntryRow>, DbErr> {
     let backend = c.get_database_backend();
@@ -116,9 +104,11 @@ pub async fn get_by_slug(
         "SELECT {} FROM entries e WHERE e.type_id = ",
         cols(backend, false)
     ))
-    .bind(type_id)
-    .push(" AND e.slug = ")
-    .bind(slug);
+    .bind(type_id);
+    match key {
+        PublishedKey::Id(id) => q.push(" AND e.id = ").bind(id),
+        PublishedKey::Slug(slug) => q.push(" AND e.slug = ").bind(slug),
+    };
     if let Some(locale) = locale {
         q.push(" AND e.locale = ").bind(locale);
     }
