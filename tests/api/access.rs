@@ -52,13 +52,10 @@ async fn admin_view(app: &TestApp, id: &str) -> Value {
 }
 
 async fn api_token(app: &TestApp, name: &str, role: &str) -> String {
-    let (status, body) = send(
-        app.req(Method::POST, "/api/v1/manage/tokens")
-            .json(&json!({"name": name, "role": role})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["token"].as_str().expect("token").to_string()
+    app.create_token(name, role).await["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
 }
 
 /// Every write an author may not make on `id`: 403, and the entry is unchanged.

@@ -118,16 +118,6 @@ async fn create_user(app: &TestApp, email: &str, role: &str) -> Value {
     body
 }
 
-async fn create_token(app: &TestApp, name: &str, role: &str) -> Value {
-    let (status, body) = send(
-        app.req(Method::POST, "/api/v1/manage/tokens")
-            .json(&json!({"name": name, "role": role})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "create token: {body}");
-    body
-}
-
 fn items(list: &Value) -> Vec<Value> {
     list["items"]
         .as_array()
@@ -540,7 +530,7 @@ async fn api_tokens_are_shown_once_act_with_their_role_and_can_be_revoked(backen
     .await;
 
     // An admin token can administer; a second token is independent of the first.
-    let admin_token = create_token(&app, "deploy", "admin").await;
+    let admin_token = app.create_token("deploy", "admin").await;
     let admin_secret = str_of(&admin_token, "token").to_string();
     assert_ne!(admin_secret, secret);
     let (status, _) =
@@ -1062,7 +1052,7 @@ async fn a_role_kept_only_by_revoked_tokens_can_be_deleted(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let token = create_token(&app, "old bot", "ci_bot").await;
+    let token = app.create_token("old bot", "ci_bot").await;
     let token_id = str_of(&token, "id").to_string();
 
     // While the token is live the role is in use.

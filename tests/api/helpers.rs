@@ -223,6 +223,17 @@ impl TestApp {
         (body["id"].as_str().expect("id").to_string(), token)
     }
 
+    /// Creates an API token acting with `role`; the answer carries the secret (`token`).
+    pub async fn create_token(&self, name: &str, role: &str) -> Value {
+        let (status, body) = send(
+            self.req(Method::POST, "/api/v1/manage/tokens")
+                .json(&json!({"name": name, "role": role})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "create token: {body}");
+        body
+    }
+
     pub async fn create_type(&self, def: Value) -> Value {
         let (status, body) = send(
             self.req(Method::POST, "/api/v1/manage/content-types")
