@@ -37,24 +37,6 @@ pub struct Settings {
     pub log: String,
 }
 
-/// Settings that `VELLUM_<KEY>` may set. Other `VELLUM_*` variables (`VELLUM_CONFIG`, test
-/// settings, the CLI's `VELLUM_NEW_PASSWORD`) are not settings and are left alone.
-const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "public_url",
-    "admin_email",
-    "admin_password",
-    "max_body_bytes",
-    "access_token_ttl_secs",
-    "refresh_token_ttl_secs",
-    "default_locale",
-    "cors_origins",
-    "log_format",
-    "log",
-];
-
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -82,12 +64,24 @@ impl Settings {
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("VELLUM_CONFIG").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("vellum.toml"));
+        // Only settings are read from `VELLUM_*`: other variables with that prefix
+        // (`VELLUM_CONFIG`, test settings, the CLI's `VELLUM_NEW_PASSWORD`) are left alone.
+        let keys = Settings::keys();
+        let env_keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("VELLUM_").only(ENV_KEYS))
+            .merge(Env::prefixed("VELLUM_").only(&env_keys))
             .extract()?;
         settings.check()?;
         Ok(settings)
+    }
+
+    /// The setting names, read off the type itself.
+    fn keys() -> Vec<String> {
+        match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -122,5 +116,32 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bound}"))
             .trim_end_matches('/')
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_settable_from_the_environment() {
+        let keys = Settings::keys();
+        for key in [
+            "listen",
+            "data_dir",
+            "database_url",
+            "public_url",
+            "admin_email",
+            "admin_password",
+            "cors_origins",
+            "log",
+        ] {
+            assert!(
+                keys.iter().any(|k| k == key),
+                "`VELLUM_{}` is not read",
+                key.to_uppercase()
+            );
+        }
+        assert!(!keys.iter().any(|k| k == "config" || k == "new_password"));
     }
 }

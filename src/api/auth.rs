@@ -89,13 +89,15 @@ impl AuthApi {
         body: Json<LogoutRequest>,
         req: &Request,
     ) -> ApiResult<NoContent> {
-        if let Some(t) = &body.0.refresh_token {
-            self.services.auth.logout(t).await?;
-        }
         // The caller's own session always ends: a 204 never leaves it alive.
-        if let Some(f) = req.extensions().get::<SessionFamily>() {
-            self.services.auth.logout_family(&f.0).await?;
-        }
+        let own = req
+            .extensions()
+            .get::<SessionFamily>()
+            .map(|f| f.0.as_str());
+        self.services
+            .auth
+            .logout(body.0.refresh_token.as_deref(), own)
+            .await?;
         Ok(NoContent)
     }
 

@@ -47,16 +47,6 @@ impl Principal {
         }
     }
 
-    pub fn system() -> Principal {
-        Principal {
-            actor: Actor::User {
-                id: "system".into(),
-                email: "system".into(),
-            },
-            role: "admin".into(),
-        }
-    }
-
     pub fn is_anonymous(&self) -> bool {
         self.actor == Actor::Anonymous
     }
@@ -132,10 +122,6 @@ impl Authz {
         let snapshot = Self::build(&self.store).await.map_err(ApiError::internal)?;
         self.current.store(Arc::new(snapshot));
         Ok(())
-    }
-
-    pub fn allows(&self, principal: &Principal, resource: &str, action: &str) -> bool {
-        self.decide(&principal.role, resource, action).is_some()
     }
 
     /// The check every service method makes first.

@@ -33,7 +33,7 @@ pub struct AuthService {
     encoding: Arc<EncodingKey>,
     decoding: Arc<DecodingKey>,
     /// Verified against when the email is unknown, so timing does not reveal which exist.
-    dummy_hash: Arc<String>,
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,11 +80,7 @@ impl AuthService {
             store,
             encoding: Arc::new(EncodingKey::from_secret(secret.as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
-            dummy_hash: Arc::new(
-                Self::hash_password(random_secret())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            ),
+            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -129,7 +125,7 @@ impl AuthService {
         // Hash even for unknown users so timing does not reveal which emails exist.
         let (hash, user) = match user {
             Some(u) if u.active => (u.password_hash.clone(), Some(u)),
-            _ => (self.dummy_hash.to_string(), None),
+            _ => (self.dummy_hash().await?, None),
         };
         let ok = Self::verify_password(password.to_string(), hash).await;
         let user = match (ok, user) {
@@ -216,21 +212,33 @@ impl AuthService {
         Ok(tokens)
     }
 
-    pub async fn logout(&self, refresh_token: &str) -> ApiResult<()> {
+    /// Ends the session of `refresh_token` (if it names one) and the caller's own session.
+    pub async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        own_family: Option<&str>,
+    ) -> ApiResult<()> {
         let tx = self.store.write().await?;
-        if let Some(session) = repo::session_by_hash(&tx.txn, &sha256_hex(refresh_token)).await? {
-            repo::revoke_family(&tx.txn, &session.family_id, now()).await?;
+        let at = now();
+        if let Some(token) = refresh_token
+            && let Some(session) = repo::session_by_hash(&tx.txn, &sha256_hex(token)).await?
+        {
+            repo::revoke_family(&tx.txn, &session.family_id, at).await?;
+        }
+        if let Some(family) = own_family {
+            repo::revoke_family(&tx.txn, family, at).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Logs out the session an access token belongs to.
-    pub async fn logout_family(&self, family: &str) -> ApiResult<()> {
-        let tx = self.store.write().await?;
-        repo::revoke_family(&tx.txn, family, now()).await?;
-        tx.commit().await?;
-        Ok(())
+    /// A hash to verify against when the email is unknown, made on first need rather than
+    /// at start-up.
+    async fn dummy_hash(&self) -> ApiResult<String> {
+        self.dummy_hash
+            .get_or_try_init(|| Self::hash_password(random_secret()))
+            .await
+            .cloned()
     }
 
     /// Resolves `Authorization: Bearer …` to a principal (and the session family, for

@@ -711,7 +711,8 @@ fn map_unique(e: sea_orm::DbErr) -> ApiError {
     }
 }
 
-async fn record_version(
+/// Records the row's current draft as its version `row.version`.
+pub(crate) async fn record_version(
     c: &impl sea_orm::ConnectionTrait,
     row: &EntryRow,
     principal: &Principal,
@@ -732,29 +733,36 @@ async fn record_version(
     Ok(())
 }
 
+/// An event about an entry, as every service that changes entries records it.
+pub(crate) fn entry_event(
+    kind: &'static str,
+    row: &EntryRow,
+    principal: &Principal,
+    payload: Value,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        resource: "entry",
+        content_type: Some(row.type_id.clone()),
+        entry_id: Some(row.id.clone()),
+        locale: Some(row.locale.clone()),
+        version: Some(row.version),
+        actor: Some(principal.actor_ref()),
+        payload,
+    }
+}
+
 async fn append(
     c: &impl sea_orm::ConnectionTrait,
     kind: &'static str,
     row: &EntryRow,
     principal: &Principal,
 ) -> ApiResult<i64> {
-    Ok(events::append(
-        c,
-        NewEvent {
-            kind,
-            resource: "entry",
-            content_type: Some(row.type_id.clone()),
-            entry_id: Some(row.id.clone()),
-            locale: Some(row.locale.clone()),
-            version: Some(row.version),
-            actor: Some(principal.actor_ref()),
-            payload: serde_json::json!({
-                "status": row.status,
-                "published_version": row.published_version,
-            }),
-        },
-    )
-    .await?)
+    let payload = serde_json::json!({
+        "status": row.status,
+        "published_version": row.published_version,
+    });
+    Ok(events::append(c, entry_event(kind, row, principal, payload)).await?)
 }
 
 /// The value a row has for a sort key, as stored in a cursor.

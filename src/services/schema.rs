@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::instrument;
 
+use super::content::{entry_event, record_version};
 use super::{TypeCache, if_match_ok};
 use crate::authz::{Authz, Principal, adapter::ADMIN_RESOURCES};
 use crate::domain::now;
@@ -20,7 +21,7 @@ use crate::domain::validate::check_value;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::Store;
 use crate::store::content_types::{self, TypeRow};
-use crate::store::entries::{self, EntryRow, VersionRow};
+use crate::store::entries::{self, EntryRow};
 use crate::store::events::{self, NewEvent};
 
 #[derive(Clone)]
@@ -264,16 +265,12 @@ impl SchemaService {
             entries::delete(&tx.txn, &row.id).await?;
             events::append(
                 &tx.txn,
-                NewEvent {
-                    kind: "entry.deleted",
-                    resource: "entry",
-                    content_type: Some(api_id.to_string()),
-                    entry_id: Some(row.id.clone()),
-                    locale: Some(row.locale.clone()),
-                    version: Some(row.version),
-                    actor: Some(principal.actor_ref()),
-                    payload: serde_json::json!({ "reason": "content_type.deleted" }),
-                },
+                entry_event(
+                    "entry.deleted",
+                    row,
+                    principal,
+                    serde_json::json!({ "reason": "content_type.deleted" }),
+                ),
             )
             .await?;
         }
@@ -458,36 +455,15 @@ async fn repair(
     if let Some(p) = row.published.as_mut() {
         strip(p);
     }
-    let draft_changed = before != row.draft;
-    if draft_changed {
-        row.version += 1;
-        entries::insert_version(
-            c,
-            &row.type_id,
-            &VersionRow {
-                entry_id: row.id.clone(),
-                n: row.version,
-                data: row.draft.clone(),
-                author: principal.user_id().map(str::to_string),
-                message: Some(format!("schema change removed: {}", fields.join(", "))),
-                created_at: at,
-            },
-        )
-        .await?;
-    }
     row.rev += 1;
     row.updated_at = at;
+    if before != row.draft {
+        row.version += 1;
+        let message = format!("schema change removed: {}", fields.join(", "));
+        record_version(c, &row, principal, Some(message)).await?;
+    }
     entries::update(c, &row).await?;
-    events::append(c, NewEvent {
-        kind: "entry.updated",
-        resource: "entry",
-        content_type: Some(row.type_id.clone()),
-        entry_id: Some(row.id.clone()),
-        locale: Some(row.locale.clone()),
-        version: Some(row.version),
-        actor: Some(principal.actor_ref()),
-        payload: serde_json::json!({ "reason": "schema_change", "removed": fields, "status": row.status, "published_version": row.published_version }),
-    })
-    .await?;
+    let payload = serde_json::json!({ "reason": "schema_change", "removed": fields, "status": row.status, "published_version": row.published_version });
+    events::append(c, entry_event("entry.updated", &row, principal, payload)).await?;
     Ok(())
 }
