@@ -143,12 +143,7 @@ async fn login_hands_out_tokens_and_does_not_reveal_which_emails_exist(backend: 
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::OK);
-    let cache = resp
-        .headers()
-        .get("cache-control")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let cache = header_value(&resp, "cache-control").unwrap_or_default();
     assert!(
         cache.contains("no-store"),
         "tokens must not be cached: {cache}"
@@ -632,10 +627,7 @@ async fn admins_manage_users_and_changes_take_effect_at_once(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
+    let location = header_value(&resp, "location").expect("location");
     let (_, ed) = read(resp).await;
     let ed_id = str_of(&ed, "id").to_string();
     assert!(

@@ -186,12 +186,7 @@ async fn bad_inputs_get_clear_errors_and_write_nothing(backend: Backend) {
         .send()
         .await
         .expect("put");
-    let allow = resp
-        .headers()
-        .get("allow")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let allow = header_value(&resp, "allow").unwrap_or_default();
     let (s, b) = read(resp).await;
     assert_error(s, &b, 405, "method_not_allowed");
     for m in ["GET", "PATCH", "DELETE"] {

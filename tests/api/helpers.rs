@@ -283,6 +283,14 @@ impl TestApp {
     }
 }
 
+/// A response header as text (`None` when absent or not text).
+pub fn header_value(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+}
+
 /// Sends a request; returns status and JSON body (`Null` when empty).
 pub async fn send(req: RequestBuilder) -> (StatusCode, Value) {
     read(req.send().await.expect("request sent")).await

@@ -69,13 +69,6 @@ fn remove_field(def: &mut Value, name: &str) {
         .retain(|f| f["name"] != name);
 }
 
-fn etag_header(resp: &reqwest::Response) -> Option<String> {
-    resp.headers()
-        .get("etag")
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-}
-
 /// PUT a definition to its own URL; returns status, body and ETag header.
 async fn put_type(
     app: &TestApp,
@@ -93,7 +86,7 @@ async fn put_type(
         req = req.header("if-match", m);
     }
     let resp = req.send().await.expect("send");
-    let etag = etag_header(&resp);
+    let etag = header_value(&resp, "etag");
     let (status, body) = read(resp).await;
     (status, body, etag)
 }
@@ -104,7 +97,7 @@ async fn get_type(app: &TestApp, api_id: &str) -> (StatusCode, Value, Option<Str
         .send()
         .await
         .expect("send");
-    let etag = etag_header(&resp);
+    let etag = header_value(&resp, "etag");
     let (status, body) = read(resp).await;
     (status, body, etag)
 }
@@ -198,12 +191,9 @@ async fn type_lifecycle_with_etags(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
+    let location = header_value(&resp, "location").expect("location");
     assert!(location.ends_with(&format!("{TYPES}/note")), "{location}");
-    assert_eq!(etag_header(&resp).as_deref(), Some("\"t1\""));
+    assert_eq!(header_value(&resp, "etag").as_deref(), Some("\"t1\""));
     let (_, created) = read(resp).await;
     assert_eq!(created["api_id"], "note");
     assert_eq!(created["name"], "Note");

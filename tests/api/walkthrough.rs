@@ -41,11 +41,8 @@ async fn new_user_walk(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
-    let etag_v1 = resp.headers()["etag"].to_str().expect("etag").to_string();
+    let location = header_value(&resp, "location").expect("location");
+    let etag_v1 = header_value(&resp, "etag").expect("etag");
     let (_, entry) = read(resp).await;
     let id = entry["id"].as_str().expect("id").to_string();
     assert!(
@@ -117,7 +114,7 @@ async fn new_user_walk(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::OK);
-    let etag_v2 = resp.headers()["etag"].to_str().expect("etag").to_string();
+    let etag_v2 = header_value(&resp, "etag").expect("etag");
     let (_, v2) = read(resp).await;
     assert_eq!(v2["version"], 2);
     assert_eq!(
@@ -220,10 +217,9 @@ async fn new_user_walk(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::OK);
-    let etag = resp.headers()["etag"].to_str().expect("etag").to_string();
+    let etag = header_value(&resp, "etag").expect("etag");
     assert!(
-        resp.headers()["cache-control"]
-            .to_str()
+        header_value(&resp, "cache-control")
             .unwrap_or_default()
             .contains("public")
     );
@@ -282,7 +278,7 @@ async fn new_user_walk(backend: Backend) {
 
     // Management GET: ETag and 304.
     let resp = app.req(Method::GET, &path).send().await.expect("send");
-    let etag = resp.headers()["etag"].to_str().expect("etag").to_string();
+    let etag = header_value(&resp, "etag").expect("etag");
     let resp = app
         .req(Method::GET, &path)
         .header("if-none-match", &etag)
