@@ -138,6 +138,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         service.spec(),
         service.swagger_ui_html(),
         services.types.clone(),
+        services.authz.clone(),
     ));
     let doc_for_allow = doc.clone();
     let auth = Arc::new(services.auth.clone());

@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_core;
+mod m0002_access;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_core::Migration)]
+        vec![
+            Box::new(m0001_core::Migration),
+            Box::new(m0002_access::Migration),
+        ]
     }
 }

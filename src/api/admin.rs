@@ -64,11 +64,16 @@ pub struct PolicyCreate {
     /// A content type api_id, `*` (all content types), or an admin resource
     /// (`schema`, `users`, `roles`, `policies`, `tokens`, `webhooks`, `assets`, `audit`, `locales`).
     pub resource: String,
-    /// `read`, `create`, `update`, `delete`, `publish` or `*`.
+    /// `read` (published content on the delivery API, never private fields),
+    /// `read_drafts` (the management surface: drafts, versions, diffs, private fields),
+    /// `create`, `update`, `delete`, `publish` or `*`.
     pub action: String,
-    /// Field rules: `{"allow": [...]}` or `{"deny": [...]}` (stored; enforced with the workflow issue).
+    /// Field rules for `read`, `read_drafts`, `create`, `update` or `*`:
+    /// `{"allow": [...]}` or `{"deny": [...]}`. A field outside the rule never appears in
+    /// responses and cannot be filtered, sorted or written (403).
     pub fields: Option<Value>,
-    /// `owner`: only on entries the caller owns.
+    /// `owner`: only on entries the caller owns (for `read`, `read_drafts`, `update`,
+    /// `delete`, `publish`); lists show only the caller's own entries.
     pub condition: Option<String>,
 }
 

@@ -35,8 +35,12 @@ impl DeliveryApi {
         req: &Request,
         render: impl std::future::Future<Output = ApiResult<Reply>>,
     ) -> ApiResult<Reply> {
-        self.services.content.authorize_read(principal, type_id)?;
-        let key = DeliveryCache::key(&principal.role, req.uri());
+        let grant = self.services.content.authorize_read(principal, type_id)?;
+        // What an ownership condition shows differs per user, so such answers are cached
+        // per user; all others per role.
+        let per_user = grant.any.as_ref() != Some(&grant.own);
+        let user = if per_user { principal.user_id() } else { None };
+        let key = DeliveryCache::key(&principal.role, user, req.uri());
         let epoch = self.services.store.write_epoch();
         let anonymous = principal.is_anonymous();
         if let Some(hit) = self.cache.get(&key, epoch) {
@@ -89,7 +93,8 @@ impl DeliveryApi {
             let items: Vec<Value> = page
                 .items
                 .iter()
-                .map(|r| entry(r, &ty.def, Surface::Delivery, page.fields.as_deref()))
+                .zip(&page.views)
+                .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
                 .collect();
             Ok(Reply::json(
                 &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
@@ -113,17 +118,12 @@ impl DeliveryApi {
     ) -> ApiResult<Reply> {
         let principal = auth.principal();
         let render = async {
-            let (row, ty, select) = self
+            let (row, ty, select, view) = self
                 .services
                 .content
                 .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
                 .await?;
-            Ok(Reply::json(&entry(
-                &row,
-                &ty.def,
-                Surface::Delivery,
-                select.as_deref(),
-            )))
+            Ok(Reply::json(&entry(&row, &ty.def, &view, select.as_deref())))
         };
         self.cached(&principal, &type_id, req, render).await
     }

@@ -40,8 +40,8 @@ impl DeliveryCache {
         }
     }
 
-    pub fn key(role: &str, uri: &poem::http::Uri) -> String {
-        format!("{role}\u{1f}{uri}")
+    pub fn key(role: &str, user: Option<&str>, uri: &poem::http::Uri) -> String {
+        format!("{role}\u{1f}{}\u{1f}{uri}", user.unwrap_or(""))
     }
 
     pub fn get(&self, key: &str, epoch: u64) -> Option<Cached> {

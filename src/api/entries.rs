@@ -6,11 +6,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::render::{self, entry};
 use super::{Auth, Created, NoContent, Reply, header, query_pairs};
+use crate::domain::access::Visibility;
 use crate::domain::query::Surface;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
@@ -52,8 +54,8 @@ pub struct RestoreRequest {
     pub message: Option<String>,
 }
 
-fn manage_reply(row: &EntryRow, ty: &TypeRow) -> Reply {
-    Reply::json(&entry(row, &ty.def, Surface::Manage, None)).header("etag", entry_etag(row))
+fn manage_reply((row, ty, view): (EntryRow, Arc<TypeRow>, Visibility)) -> Reply {
+    Reply::json(&entry(&row, &ty.def, &view, None)).header("etag", entry_etag(&row))
 }
 
 impl From<EntryWrite> for EntryInput {
@@ -94,7 +96,8 @@ impl EntriesApi {
         let items: Vec<Value> = page
             .items
             .iter()
-            .map(|r| entry(r, &ty.def, Surface::Manage, page.fields.as_deref()))
+            .zip(&page.views)
+            .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
             .collect();
         Ok(Reply::json(
             &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
@@ -109,18 +112,16 @@ impl EntriesApi {
         type_id: Path<String>,
         body: Json<EntryWrite>,
     ) -> ApiResult<Created> {
-        let (row, ty) = self
+        let created = self
             .services
             .content
             .create(&auth.0, &type_id, body.0.into())
             .await?;
         let location = format!(
             "{}/api/v1/manage/entries/{}/{}",
-            self.public_url, row.type_id, row.id
+            self.public_url, created.0.type_id, created.0.id
         );
-        Ok(Created(
-            manage_reply(&row, &ty).header("location", location),
-        ))
+        Ok(Created(manage_reply(created).header("location", location)))
     }
 
     /// Get an entry's working draft (ETag; `If-None-Match` gives 304).
@@ -132,17 +133,16 @@ impl EntriesApi {
         id: Path<String>,
         req: &Request,
     ) -> ApiResult<Reply> {
-        let (row, ty) = self.services.content.get(&auth.0, &type_id, &id).await?;
+        let (row, ty, view) = self.services.content.get(&auth.0, &type_id, &id).await?;
         let (select, _) =
-            crate::domain::query::parse_get_params(&ty.def, &query_pairs(req), Surface::Manage)?;
+            crate::domain::query::parse_get_params(&ty.def, &query_pairs(req), &view)?;
         match select {
             None => {
                 let etag = entry_etag(&row);
-                Ok(Reply::json(&entry(&row, &ty.def, Surface::Manage, None))
-                    .conditional(req, &etag))
+                Ok(Reply::json(&entry(&row, &ty.def, &view, None)).conditional(req, &etag))
             }
             Some(select) => {
-                let reply = Reply::json(&entry(&row, &ty.def, Surface::Manage, Some(&select)));
+                let reply = Reply::json(&entry(&row, &ty.def, &view, Some(&select)));
                 let etag = render::body_etag(reply.body_bytes());
                 Ok(reply.conditional(req, &etag))
             }
@@ -160,7 +160,7 @@ impl EntriesApi {
         body: Json<EntryWrite>,
         req: &Request,
     ) -> ApiResult<Reply> {
-        let (row, ty) = self
+        let updated = self
             .services
             .content
             .update(
@@ -171,7 +171,7 @@ impl EntriesApi {
                 header(req, "if-match"),
             )
             .await?;
-        Ok(manage_reply(&row, &ty))
+        Ok(manage_reply(updated))
     }
 
     /// Delete an entry and its history (`If-Match` honoured).
@@ -238,12 +238,12 @@ impl EntriesApi {
         id: Path<String>,
         n: Path<i32>,
     ) -> ApiResult<Reply> {
-        let v = self
+        let (v, ty, view) = self
             .services
             .content
             .version(&auth.0, &type_id, &id, n.0)
             .await?;
-        Ok(Reply::json(&render::version_full(&v)))
+        Ok(Reply::json(&render::version_full(&v, &ty.def, &view)))
     }
 
     /// Field-by-field differences between two versions.
@@ -284,7 +284,7 @@ impl EntriesApi {
         body: Json<RestoreRequest>,
         req: &Request,
     ) -> ApiResult<Reply> {
-        let (row, ty) = self
+        let restored = self
             .services
             .content
             .restore(
@@ -296,7 +296,7 @@ impl EntriesApi {
                 header(req, "if-match"),
             )
             .await?;
-        Ok(manage_reply(&row, &ty))
+        Ok(manage_reply(restored))
     }
 
     /// Publish the current draft: delivery serves exactly this version until the next publish.
@@ -312,12 +312,12 @@ impl EntriesApi {
         id: Path<String>,
         req: &Request,
     ) -> ApiResult<Reply> {
-        let (row, ty) = self
+        let published = self
             .services
             .content
             .publish(&auth.0, &type_id, &id, true, header(req, "if-match"))
             .await?;
-        Ok(manage_reply(&row, &ty))
+        Ok(manage_reply(published))
     }
 
     /// Unpublish: delivery stops serving the entry; the draft stays.
@@ -333,11 +333,11 @@ impl EntriesApi {
         id: Path<String>,
         req: &Request,
     ) -> ApiResult<Reply> {
-        let (row, ty) = self
+        let unpublished = self
             .services
             .content
             .publish(&auth.0, &type_id, &id, false, header(req, "if-match"))
             .await?;
-        Ok(manage_reply(&row, &ty))
+        Ok(manage_reply(unpublished))
     }
 }

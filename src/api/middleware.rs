@@ -203,19 +203,29 @@ pub fn body_guard(
 /// anonymous (the `public` role); a header that does not check out is 401 at once, never
 /// silently anonymous.
 pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Result<Request> {
-    let header = req
-        .headers()
+    let (principal, family) = principal_of(&auth, req.headers()).await?;
+    if let Some(f) = family {
+        req.extensions_mut().insert(SessionFamily(f));
+    }
+    req.extensions_mut().insert(principal);
+    Ok(req)
+}
+
+/// The caller named by the `Authorization` header (anonymous without one), with the
+/// session family of a user's access token.
+pub async fn principal_of(
+    auth: &AuthService,
+    headers: &poem::http::HeaderMap,
+) -> Result<(Principal, Option<String>), ApiError> {
+    let header = headers
         .get("authorization")
         .map(|h| h.to_str().map(str::to_string));
-    let principal = match header {
-        None => Principal::anonymous(),
-        Some(Err(_)) => {
-            return Err(ApiError::new(
-                Code::InvalidToken,
-                "the Authorization header is not readable text",
-            )
-            .into());
-        }
+    match header {
+        None => Ok((Principal::anonymous(), None)),
+        Some(Err(_)) => Err(ApiError::new(
+            Code::InvalidToken,
+            "the Authorization header is not readable text",
+        )),
         Some(Ok(h)) => {
             let token = h
                 .strip_prefix("Bearer ")
@@ -225,13 +235,7 @@ pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Res
                 .ok_or_else(|| {
                     ApiError::new(Code::InvalidToken, "use `Authorization: Bearer <token>`")
                 })?;
-            let (principal, family) = auth.authenticate(token).await?;
-            if let Some(f) = family {
-                req.extensions_mut().insert(SessionFamily(f));
-            }
-            principal
+            auth.authenticate(token).await
         }
-    };
-    req.extensions_mut().insert(principal);
-    Ok(req)
+    }
 }

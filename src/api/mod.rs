@@ -12,6 +12,7 @@ pub mod delivery_cache;
 pub mod entries;
 pub mod middleware;
 pub mod openapi_doc;
+pub mod openapi_types;
 pub mod ops;
 pub mod render;
 

@@ -4,19 +4,22 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::domain::access::Visibility;
 use crate::domain::fmt_ts;
 use crate::domain::query::Surface;
 use crate::domain::schema::ContentTypeDef;
 use crate::store::entries::{EntryRow, VersionRow};
 
 /// An entry as clients see it. Delivery shows the published version without private
-/// fields; management shows the working draft.
+/// fields and without the internal owner; management shows the working draft. Fields
+/// the caller may not read are left out entirely.
 pub fn entry(
     row: &EntryRow,
     ty: &ContentTypeDef,
-    surface: Surface,
+    vis: &Visibility,
     select: Option<&[String]>,
 ) -> Value {
+    let surface = vis.surface;
     let (data, version, status, stage, updated_at) = match surface {
         Surface::Delivery => (
             row.published.as_ref().unwrap_or(&Value::Null),
@@ -35,7 +38,7 @@ pub fn entry(
     };
     let mut fields = Map::new();
     for f in &ty.fields {
-        if surface == Surface::Delivery && f.private {
+        if !vis.can_read(f) {
             continue;
         }
         if select.is_some_and(|s| !s.contains(&f.name)) {
@@ -53,7 +56,7 @@ pub fn entry(
         "version": version,
         "status": status,
         "stage": stage,
-        "owner": row.owner,
+        "owner": if surface == Surface::Manage { row.owner.as_deref() } else { None },
         "created_at": fmt_ts(&row.created_at),
         "updated_at": fmt_ts(&updated_at),
         "published_at": row.published_at.as_ref().map(fmt_ts),
@@ -70,9 +73,21 @@ pub fn version_summary(v: &VersionRow) -> Value {
     })
 }
 
-pub fn version_full(v: &VersionRow) -> Value {
+/// A version with the fields the caller may read.
+pub fn version_full(v: &VersionRow, ty: &ContentTypeDef, vis: &Visibility) -> Value {
     let mut out = version_summary(v);
-    out["fields"] = v.data.clone();
+    out["fields"] = match &v.data {
+        Value::Object(data) if !vis.is_full() => Value::Object(
+            data.iter()
+                .filter(|(k, _)| match ty.field(k) {
+                    Some(f) => vis.can_read(f),
+                    None => vis.fields.contains(k),
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
     out
 }
 

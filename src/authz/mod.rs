@@ -15,6 +15,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 use casbin::{CoreApi, DefaultModel, Enforcer};
 
+use crate::domain::access::FieldSet;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
 use crate::store::auth::{PolicyRow, RoleRow, list_policies, list_roles};
@@ -22,7 +23,23 @@ use adapter::{StoreAdapter, object_for};
 
 pub const MODEL: &str = include_str!("model.conf");
 
-pub const ACTIONS: &[&str] = &["read", "create", "update", "delete", "publish"];
+/// Actions on content types. `read` is the delivery right (published content, never
+/// private fields); `read_drafts` opens the management surface (drafts, versions, diffs,
+/// private fields subject to field rules).
+pub const ACTIONS: &[&str] = &[
+    "read",
+    "read_drafts",
+    "create",
+    "update",
+    "delete",
+    "publish",
+];
+
+/// Actions a policy's field rule applies to (the others have no fields to limit).
+pub const FIELD_ACTIONS: &[&str] = &["read", "read_drafts", "create", "update"];
+
+/// Actions an ownership condition applies to (there is no owner to compare on create).
+pub const OWNER_ACTIONS: &[&str] = &["read", "read_drafts", "update", "delete", "publish"];
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,12 +85,47 @@ impl Principal {
     }
 }
 
-/// What a successful check grants beyond yes/no.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a successful check grants beyond yes/no: which entries (all, or only the
+/// caller's own) and which fields of them. Several matching policies (the role's own, its
+/// parents', the type's and `*`) add up: a field is granted if any of them grants it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
-    /// Every matching policy carries `condition: owner`: the caller may act only on
-    /// entries they own.
-    pub owner_only: bool,
+    /// Fields granted on any entry, by the policies without `condition: owner`; `None`
+    /// when every matching policy is owner-only.
+    pub any: Option<FieldSet>,
+    /// Fields granted on the caller's own entries (every matching policy counts).
+    pub own: FieldSet,
+}
+
+impl Default for Grant {
+    fn default() -> Self {
+        Grant {
+            any: Some(FieldSet::all()),
+            own: FieldSet::all(),
+        }
+    }
+}
+
+impl Grant {
+    /// The caller may act only on entries they own.
+    pub fn owner_only(&self) -> bool {
+        self.any.is_none()
+    }
+
+    /// The fields granted on an entry, or `None` when the entry is out of reach.
+    pub fn fields_for(&self, owns: bool) -> Option<&FieldSet> {
+        if owns {
+            Some(&self.own)
+        } else {
+            self.any.as_ref()
+        }
+    }
+
+    /// The fields usable across a list: others' entries count unless the list is limited
+    /// to the caller's own.
+    pub fn list_fields(&self) -> &FieldSet {
+        self.any.as_ref().unwrap_or(&self.own)
+    }
 }
 
 /// Most decisions a snapshot remembers (resource names come from URLs, so the cache is
@@ -95,6 +147,12 @@ struct Snapshot {
 pub struct Authz {
     store: Store,
     current: Arc<ArcSwap<Snapshot>>,
+    /// Rebuilds run one at a time, so each reads the store after the previous one did:
+    /// a slower, older rebuild can never replace a newer one (a revoked grant stays revoked).
+    rebuild: Arc<tokio::sync::Mutex<()>>,
+    /// Counts rebuilds, so artefacts derived from the rules (per-role documents) know
+    /// when to render again.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Authz {
@@ -103,6 +161,8 @@ impl Authz {
         Ok(Authz {
             store,
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
+            rebuild: Arc::new(tokio::sync::Mutex::new(())),
+            generation: Arc::default(),
         })
     }
 
@@ -119,8 +179,13 @@ impl Authz {
 
     /// Rebuilds the enforcer from the store (after a policy or role change).
     pub async fn reload(&self) -> ApiResult<()> {
+        let _one_at_a_time = self.rebuild.lock().await;
         let snapshot = Self::build(&self.store).await.map_err(ApiError::internal)?;
         self.current.store(Arc::new(snapshot));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Responses rendered under the old snapshot (cached delivery) are now stale.
+        self.store.bump_epoch();
         Ok(())
     }
 
@@ -133,6 +198,67 @@ impl Authz {
                 } else {
                     ApiError::forbidden(action, resource)
                 }
+            })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether a role may do anything at all with a resource.
+    pub fn holds_any(&self, role: &str, resource: &str) -> bool {
+        ACTIONS
+            .iter()
+            .chain(&["*"])
+            .any(|a| self.decide(role, resource, a).is_some())
+    }
+
+    /// The grant a role has, if any (no principal: for delegation checks and documents).
+    pub fn grant_of(&self, role: &str, resource: &str, action: &str) -> Option<Grant> {
+        self.decide(role, resource, action)
+    }
+
+    /// Whether `role` holds at least what one policy would grant: the action on the
+    /// resource (`*` only through a `*` rule), on every entry unless the policy is
+    /// owner-only, with every field the policy names.
+    pub fn role_holds(
+        &self,
+        role: &str,
+        resource: &str,
+        action: &str,
+        fields: &FieldSet,
+        owner_only: bool,
+    ) -> bool {
+        let Some(grant) = self.decide(role, resource, action) else {
+            return false;
+        };
+        let mine = if owner_only {
+            Some(&grant.own)
+        } else {
+            grant.any.as_ref()
+        };
+        mine.is_some_and(|m| m.covers(fields))
+    }
+
+    /// Whether `role` holds every right of `target` (its own policies and its parents'):
+    /// nobody hands out a role, or creates a token, above their own.
+    pub fn role_covers(&self, role: &str, target: &str) -> bool {
+        if role == target {
+            return true;
+        }
+        let snap = self.current.load();
+        let chain = role_chain(&snap.roles, target);
+        snap.policies
+            .iter()
+            .filter(|p| chain.contains(&p.role.as_str()))
+            .all(|p| {
+                self.role_holds(
+                    role,
+                    &p.resource,
+                    &p.action,
+                    &FieldSet::from_rule(p.fields.as_ref()),
+                    p.condition.as_deref() == Some("owner"),
+                )
             })
     }
 
@@ -175,11 +301,26 @@ fn decide_uncached(snap: &Snapshot, role: &str, resource: &str, action: &str) ->
         .filter(|p| p.resource == resource || (p.resource == "*" && is_content))
         .filter(|p| p.action == action || p.action == "*")
         .collect();
-    let owner_only = !matching.is_empty()
-        && matching
-            .iter()
-            .all(|p| p.condition.as_deref() == Some("owner"));
-    Some(Grant { owner_only })
+    if matching.is_empty() {
+        return Some(Grant::default());
+    }
+    let mut any: Option<FieldSet> = None;
+    let mut own = FieldSet::none();
+    for p in matching {
+        let fields = if FIELD_ACTIONS.contains(&action) || action == "*" {
+            FieldSet::from_rule(p.fields.as_ref())
+        } else {
+            FieldSet::all()
+        };
+        own = own.union(&fields);
+        if p.condition.as_deref() != Some("owner") {
+            any = Some(match any {
+                Some(a) => a.union(&fields),
+                None => fields,
+            });
+        }
+    }
+    Some(Grant { any, own })
 }
 
 /// A role and every role it inherits from (cycles are refused when roles are saved).

@@ -1,6 +1,7 @@
 //! Vellum's domain: content types, field definitions, entry validation, slugs, diffs and
 //! the list query language. Pure code: no I/O, no database, no HTTP.
 
+pub mod access;
 pub mod diff;
 pub mod query;
 pub mod schema;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::access::Visibility;
 use super::schema::{ContentTypeDef, FieldType};
 use crate::error::{ApiError, Code};
 
@@ -189,13 +190,13 @@ fn bad(code: Code, msg: impl Into<String>) -> ApiError {
 pub fn parse_get_params(
     ty: &ContentTypeDef,
     params: &[(String, String)],
-    surface: Surface,
+    vis: &Visibility,
 ) -> Result<(Option<Vec<String>>, Option<String>), ApiError> {
     let mut fields = None;
     let mut locale = None;
     for (k, v) in params {
         match k.as_str() {
-            "fields" => fields = Some(parse_fields(ty, v, surface)?),
+            "fields" => fields = Some(parse_fields(ty, v, vis)?),
             "locale" => locale = Some(parse_locale(v)?),
             _ => return Err(unknown_param(k, "`fields`, `locale`")),
         }
@@ -213,7 +214,7 @@ fn unknown_param(k: &str, known: &str) -> ApiError {
 pub fn parse_list_params(
     ty: &ContentTypeDef,
     params: &[(String, String)],
-    surface: Surface,
+    vis: &Visibility,
 ) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
         filter: None,
@@ -249,8 +250,8 @@ pub fn parse_list_params(
             continue;
         }
         match k.as_str() {
-            "sort" => q.sort = parse_sort(ty, v, surface)?,
-            "fields" => q.fields = Some(parse_fields(ty, v, surface)?),
+            "sort" => q.sort = parse_sort(ty, v, vis)?,
+            "fields" => q.fields = Some(parse_fields(ty, v, vis)?),
             "limit" => {
                 q.limit = v
                     .parse::<u64>()
@@ -277,7 +278,7 @@ pub fn parse_list_params(
         }
     }
     if !tree.0.is_empty() {
-        q.filter = Some(to_filter(ty, &tree, surface, 0)?);
+        q.filter = Some(to_filter(ty, &tree, vis, 0)?);
     }
     if let Some(raw) = raw_cursor {
         let cursor = decode_cursor(&raw)?;
@@ -314,13 +315,25 @@ fn parse_locale(v: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The one answer for a field the caller may not read (private on delivery, or outside
+/// the grant's field rule): the same whatever the field holds, so it is no oracle.
+pub fn unreadable(name: &str, what: &str) -> ApiError {
+    ApiError::new(
+        Code::Forbidden,
+        format!(
+            "you may not read field `{}`, so it cannot be used in a {what}",
+            clip(name)
+        ),
+    )
+}
+
 fn readable_field(
     ty: &ContentTypeDef,
     name: &str,
-    surface: Surface,
+    vis: &Visibility,
     what: &str,
 ) -> Result<Target, ApiError> {
-    if let Some(meta) = MetaCol::parse(name, surface) {
+    if let Some(meta) = MetaCol::parse(name, vis.surface) {
         return Ok(Target::Meta(meta));
     }
     let field = ty.field(name).ok_or_else(|| {
@@ -334,11 +347,8 @@ fn readable_field(
             format!("`{}` has no field `{}` to {what} on", ty.api_id, clip(name)),
         )
     })?;
-    if surface == Surface::Delivery && field.private {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            format!("field `{name}` is private and cannot be used in a {what}"),
-        ));
+    if !vis.can_read(field) {
+        return Err(unreadable(name, what));
     }
     Ok(Target::Field {
         name: field.name.clone(),
@@ -349,17 +359,12 @@ fn readable_field(
 pub fn parse_fields(
     ty: &ContentTypeDef,
     v: &str,
-    surface: Surface,
+    vis: &Visibility,
 ) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
     for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match ty.field(name) {
-            Some(f) if surface == Surface::Delivery && f.private => {
-                return Err(ApiError::new(
-                    Code::Forbidden,
-                    format!("field `{name}` is private and cannot be selected"),
-                ));
-            }
+            Some(f) if !vis.can_read(f) => return Err(unreadable(name, "selection")),
             Some(f) => out.push(f.name.clone()),
             None => {
                 return Err(bad(
@@ -375,7 +380,7 @@ pub fn parse_fields(
 pub fn parse_sort(
     ty: &ContentTypeDef,
     v: &str,
-    surface: Surface,
+    vis: &Visibility,
 ) -> Result<Vec<SortKey>, ApiError> {
     let mut keys: Vec<SortKey> = Vec::new();
     for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -383,7 +388,7 @@ pub fn parse_sort(
             Some(rest) => (true, rest),
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
-        let target = readable_field(ty, name, surface, "sort")?;
+        let target = readable_field(ty, name, vis, "sort")?;
         if let Target::Field { ty: fty, .. } = &target
             && !fty.is_scalar()
         {
@@ -502,7 +507,7 @@ impl Tree {
 fn to_filter(
     ty: &ContentTypeDef,
     tree: &Tree,
-    surface: Surface,
+    vis: &Visibility,
     depth: usize,
 ) -> Result<Filter, ApiError> {
     if depth > MAX_DEPTH {
@@ -535,7 +540,7 @@ fn to_filter(
                         ),
                     ));
                 }
-                parts.push(to_filter(ty, group, surface, depth + 1)?);
+                parts.push(to_filter(ty, group, vis, depth + 1)?);
             }
             all.push(if key == "or" {
                 Filter::Or(parts)
@@ -544,7 +549,7 @@ fn to_filter(
             });
             continue;
         }
-        let target = readable_field(ty, key, surface, "filter")?;
+        let target = readable_field(ty, key, vis, "filter")?;
         for (op_name, value) in &children.0 {
             let op = Op::parse(op_name).ok_or_else(|| {
                 bad(
@@ -705,6 +710,10 @@ mod tests {
         .expect("schema")
     }
 
+    fn delivery() -> Visibility {
+        Visibility::full(Surface::Delivery)
+    }
+
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -720,7 +729,7 @@ mod tests {
                 ("filter[or][0][rating][gte]", "4"),
                 ("filter[or][1][title][eq]", "x"),
             ]),
-            Surface::Delivery,
+            &delivery(),
         )
         .expect("parses");
         match q.filter {
@@ -732,23 +741,51 @@ mod tests {
     #[test]
     fn refuses_unknowns() {
         let t = ty();
-        let err = parse_list_params(&t, &p(&[("filter[nope][eq]", "1")]), Surface::Delivery)
-            .expect_err("x");
+        let err =
+            parse_list_params(&t, &p(&[("filter[nope][eq]", "1")]), &delivery()).expect_err("x");
         assert!(err.message.contains("nope"));
-        let err = parse_list_params(&t, &p(&[("filter[rating][like]", "1")]), Surface::Delivery)
+        let err = parse_list_params(&t, &p(&[("filter[rating][like]", "1")]), &delivery())
             .expect_err("x");
         assert!(err.message.contains("like"));
-        let err =
-            parse_list_params(&t, &p(&[("page_size", "1")]), Surface::Delivery).expect_err("x");
+        let err = parse_list_params(&t, &p(&[("page_size", "1")]), &delivery()).expect_err("x");
         assert!(err.message.contains("page_size"));
-        let err =
-            parse_list_params(&t, &p(&[("limit", "1000000")]), Surface::Delivery).expect_err("x");
+        let err = parse_list_params(&t, &p(&[("limit", "1000000")]), &delivery()).expect_err("x");
         assert_eq!(err.code, Code::InvalidParameter);
-        let err =
-            parse_list_params(&t, &p(&[("sort", "salary")]), Surface::Delivery).expect_err("x");
+        let err = parse_list_params(&t, &p(&[("sort", "salary")]), &delivery()).expect_err("x");
         assert_eq!(err.code, Code::Forbidden);
-        let err = parse_list_params(&t, &p(&[("filter[rating][eq]", "abc")]), Surface::Delivery)
+        let err = parse_list_params(&t, &p(&[("filter[rating][eq]", "abc")]), &delivery())
             .expect_err("x");
         assert_eq!(err.code, Code::InvalidFilter);
+    }
+}
+
+#[cfg(test)]
+mod field_rule_tests {
+    use super::*;
+    use crate::domain::access::FieldSet;
+    use serde_json::json;
+
+    #[test]
+    fn fields_outside_the_grant_are_refused_like_private_ones() {
+        let t: ContentTypeDef = serde_json::from_value(json!({
+            "api_id": "person", "name": "Person",
+            "fields": [{"name": "name", "type": "text"}, {"name": "salary", "type": "integer"}]
+        }))
+        .expect("schema");
+        let vis = Visibility {
+            surface: Surface::Manage,
+            fields: FieldSet::from_rule(Some(&json!({"deny": ["salary"]}))),
+        };
+        let pairs = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        for (k, v) in [
+            ("filter[salary][gt]", "1"),
+            ("filter[or][0][salary][eq]", "1"),
+            ("sort", "-salary"),
+            ("fields", "name,salary"),
+        ] {
+            let err = parse_list_params(&t, &pairs(k, v), &vis).expect_err(k);
+            assert_eq!(err.code, Code::Forbidden, "{k}");
+        }
+        assert!(parse_list_params(&t, &pairs("sort", "name"), &vis).is_ok());
     }
 }

@@ -10,6 +10,7 @@ use tracing::instrument;
 use super::{TypeCache, if_match_ok, new_id};
 use crate::authz::{Authz, Grant, Principal};
 use crate::config::Settings;
+use crate::domain::access::{FieldSet, Visibility};
 use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::{ContentTypeDef, FieldType, TypeKind};
 use crate::domain::{diff, now, slug, validate};
@@ -30,6 +31,8 @@ pub struct EntryInput {
 
 pub struct Page {
     pub items: Vec<EntryRow>,
+    /// What the caller sees of each item (parallel to `items`).
+    pub views: Vec<Arc<Visibility>>,
     pub next_cursor: Option<String>,
     pub total: i64,
     pub fields: Option<Vec<String>>,
@@ -110,19 +113,74 @@ impl ContentService {
         }
     }
 
-    fn check_owner(
-        grant: &Grant,
+    /// The fields a grant gives on this row, or 403 when the row is out of its reach.
+    fn check_owner<'g>(
+        grant: &'g Grant,
         principal: &Principal,
         row: &EntryRow,
         action: &str,
-    ) -> ApiResult<()> {
-        // Callers without a user (API tokens, anonymous) own nothing.
-        let owns = principal.user_id().is_some() && row.owner.as_deref() == principal.user_id();
-        if grant.owner_only && !owns {
-            return Err(ApiError::new(
+    ) -> ApiResult<&'g FieldSet> {
+        grant.fields_for(owns(principal, row)).ok_or_else(|| {
+            ApiError::new(
                 Code::Forbidden,
                 format!("your role may `{action}` only entries you own"),
-            ));
+            )
+        })
+    }
+
+    /// What the caller sees of an entry on the management surface: what `read_drafts`
+    /// grants on it, plus the fields `wrote` lets them write (they know what they sent).
+    fn manage_view(
+        &self,
+        principal: &Principal,
+        row: &EntryRow,
+        wrote: Option<&FieldSet>,
+    ) -> Visibility {
+        let read = self
+            .authz
+            .grant_of(&principal.role, &row.type_id, "read_drafts")
+            .and_then(|g| g.fields_for(owns(principal, row)).cloned())
+            .unwrap_or_else(FieldSet::none);
+        Visibility {
+            surface: Surface::Manage,
+            fields: match wrote {
+                Some(w) => read.union(w),
+                None => read,
+            },
+        }
+    }
+
+    /// Refuses a write of fields the grant does not cover: 403 naming the field, never a
+    /// silent drop. A field the caller may read but not write may be sent unchanged (a
+    /// client that sends back what it read); one it may not read is refused whatever the
+    /// value, so the answer reveals nothing about what the field holds.
+    fn check_writable(
+        &self,
+        ty: &ContentTypeDef,
+        writable: &FieldSet,
+        readable: &Visibility,
+        input: &Map<String, Value>,
+        current: Option<&Map<String, Value>>,
+    ) -> ApiResult<()> {
+        for (name, value) in input {
+            let Some(field) = ty.field(name) else {
+                continue; // unknown fields are the validator's to report
+            };
+            if writable.contains(name) {
+                continue;
+            }
+            let unchanged = readable.can_read(field)
+                && current.is_some_and(|c| c.get(name).unwrap_or(&Value::Null) == value);
+            if !unchanged {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    format!(
+                        "you may not write field `{name}` of `{}`; leave it out of `fields`",
+                        ty.api_id
+                    ),
+                )
+                .with_details(serde_json::json!({ "field": name })));
+            }
         }
         Ok(())
     }
@@ -133,9 +191,18 @@ impl ContentService {
         principal: &Principal,
         type_id: &str,
         input: EntryInput,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        self.authz.check(principal, type_id, "create")?;
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
+        let grant = self.authz.check(principal, type_id, "create")?;
         let ty = self.types.get(type_id)?;
+        // Create rules never carry an ownership condition, so `own` is what they grant.
+        let writable = grant.own;
+        self.check_writable(
+            &ty.def,
+            &writable,
+            &Visibility::full(Surface::Manage),
+            &input.fields,
+            None,
+        )?;
         let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
         let mut doc = validate::validate_document(&ty.def, &input.fields, true)
             .map_err(ApiError::validation)?;
@@ -183,7 +250,8 @@ impl ContentService {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
         tx.commit().await?;
-        Ok((row, ty))
+        let view = self.manage_view(principal, &row, Some(&writable));
+        Ok((row, ty, view))
     }
 
     /// Validates relations, unique fields and the slug of a document about to be saved;
@@ -318,18 +386,27 @@ impl ContentService {
         Ok(format!("{base}-{}", &new_id()[24..]))
     }
 
+    /// An entry's working draft, with what the caller sees of it (`read_drafts`). An
+    /// entry out of an owner-only grant's reach is answered as absent.
     pub async fn get(
         &self,
         principal: &Principal,
         type_id: &str,
         id: &str,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        self.authz.check(principal, type_id, "read")?;
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
+        let grant = self.authz.check(principal, type_id, "read_drafts")?;
         let ty = self.types.get(type_id)?;
         let row = entries::get_one(self.store.db(), type_id, id, false)
             .await?
             .ok_or_else(|| not_found(type_id, id))?;
-        Ok((row, ty))
+        let fields = grant
+            .fields_for(owns(principal, &row))
+            .ok_or_else(|| not_found(type_id, id))?;
+        let view = Visibility {
+            surface: Surface::Manage,
+            fields: fields.clone(),
+        };
+        Ok((row, ty, view))
     }
 
     pub async fn list(
@@ -339,14 +416,52 @@ impl ContentService {
         params: &[(String, String)],
         surface: Surface,
     ) -> ApiResult<(Page, Arc<TypeRow>)> {
-        self.authz.check(principal, type_id, "read")?;
+        let action = match surface {
+            Surface::Delivery => "read",
+            Surface::Manage => "read_drafts",
+        };
+        let grant = self.authz.check(principal, type_id, action)?;
         let ty = self.types.get(type_id)?;
-        let q = query::parse_list_params(&ty.def, params, surface)?;
-        let page = self.page(type_id, &q, surface).await?;
+        let shared = Arc::new(Visibility {
+            surface,
+            fields: grant.list_fields().clone(),
+        });
+        let q = query::parse_list_params(&ty.def, params, &shared)?;
+        // An owner-only grant lists the caller's own entries (callers without a user own
+        // none: no entry has an empty owner).
+        let owner = grant
+            .owner_only()
+            .then(|| principal.user_id().unwrap_or_default());
+        let mut page = self.page(type_id, &q, surface, owner).await?;
+        let own = if grant.own == shared.fields {
+            shared.clone()
+        } else {
+            Arc::new(Visibility {
+                surface,
+                fields: grant.own.clone(),
+            })
+        };
+        page.views = page
+            .items
+            .iter()
+            .map(|r| {
+                if owns(principal, r) {
+                    own.clone()
+                } else {
+                    shared.clone()
+                }
+            })
+            .collect();
         Ok((page, ty))
     }
 
-    async fn page(&self, type_id: &str, q: &ListQuery, surface: Surface) -> ApiResult<Page> {
+    async fn page(
+        &self,
+        type_id: &str,
+        q: &ListQuery,
+        surface: Surface,
+        owner: Option<&str>,
+    ) -> ApiResult<Page> {
         let sort: Vec<SortKey> = if q.sort.is_empty() {
             vec![SortKey {
                 target: Target::Meta(MetaCol::CreatedAt),
@@ -362,6 +477,7 @@ impl ContentService {
         let spec = ListSpec {
             type_id,
             surface,
+            owner,
             query: q,
             sort: &sort,
             after,
@@ -397,6 +513,7 @@ impl ContentService {
         };
         Ok(Page {
             items,
+            views: Vec::new(),
             next_cursor,
             total,
             fields: q.fields.clone(),
@@ -411,7 +528,7 @@ impl ContentService {
         id: &str,
         input: EntryInput,
         if_match: Option<&str>,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
         let grant = self.authz.check(principal, type_id, "update")?;
         let ty = self.types.get(type_id)?;
         if input.locale.is_some() {
@@ -425,10 +542,18 @@ impl ContentService {
         let mut row = entries::get_one(&tx.txn, type_id, id, true)
             .await?
             .ok_or_else(|| not_found(type_id, id))?;
-        Self::check_owner(&grant, principal, &row, "update")?;
+        let writable = Self::check_owner(&grant, principal, &row, "update")?;
         if !if_match_ok(if_match, &entry_etag(&row)) {
             return Err(stale(&row));
         }
+        let readable = self.manage_view(principal, &row, None);
+        self.check_writable(
+            &ty.def,
+            writable,
+            &readable,
+            &input.fields,
+            row.draft.as_object(),
+        )?;
         let mut merged = row.draft.as_object().cloned().unwrap_or_default();
         for (k, v) in input.fields {
             merged.insert(k, v);
@@ -440,7 +565,8 @@ impl ContentService {
             .await?;
         let doc = Value::Object(doc);
         if doc == row.draft && message.is_none() {
-            return Ok((row, ty));
+            let view = self.manage_view(principal, &row, Some(writable));
+            return Ok((row, ty, view));
         }
         let at = now();
         row.draft = doc;
@@ -462,7 +588,8 @@ impl ContentService {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
         tx.commit().await?;
-        Ok((row, ty))
+        let view = self.manage_view(principal, &row, Some(writable));
+        Ok((row, ty, view))
     }
 
     #[instrument(skip_all, fields(content_type = %type_id, entry = %id))]
@@ -497,7 +624,7 @@ impl ContentService {
         id: &str,
         publish: bool,
         if_match: Option<&str>,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
         let grant = self.authz.check(principal, type_id, "publish")?;
         let ty = self.types.get(type_id)?;
         let tx = self.store.write().await?;
@@ -511,7 +638,8 @@ impl ContentService {
         let at = now();
         if publish {
             if row.published_version == Some(row.version) {
-                return Ok((row, ty));
+                let view = self.manage_view(principal, &row, None);
+                return Ok((row, ty, view));
             }
             // The draft may predate a schema change: publish only what fits the type now.
             let doc = row.draft.as_object().cloned().unwrap_or_default();
@@ -526,7 +654,8 @@ impl ContentService {
             publish_in_place(&mut row, at);
         } else {
             if row.published_version.is_none() {
-                return Ok((row, ty));
+                let view = self.manage_view(principal, &row, None);
+                return Ok((row, ty, view));
             }
             row.published = None;
             row.published_version = None;
@@ -549,7 +678,8 @@ impl ContentService {
         )
         .await?;
         tx.commit().await?;
-        Ok((row, ty))
+        let view = self.manage_view(principal, &row, None);
+        Ok((row, ty, view))
     }
 
     pub async fn versions(
@@ -560,7 +690,7 @@ impl ContentService {
         before: Option<i32>,
         limit: u64,
     ) -> ApiResult<(Vec<VersionRow>, i32)> {
-        let (row, _) = self.get(principal, type_id, id).await?;
+        let (row, _, _) = self.get(principal, type_id, id).await?;
         let list = entries::list_versions(self.store.db(), id, before, limit).await?;
         Ok((list, row.version))
     }
@@ -571,9 +701,9 @@ impl ContentService {
         type_id: &str,
         id: &str,
         n: i32,
-    ) -> ApiResult<VersionRow> {
-        self.get(principal, type_id, id).await?;
-        self.stored_version(id, n).await
+    ) -> ApiResult<(VersionRow, Arc<TypeRow>, Visibility)> {
+        let (_, ty, view) = self.get(principal, type_id, id).await?;
+        Ok((self.stored_version(id, n).await?, ty, view))
     }
 
     /// A version of an entry the caller has already been allowed to read.
@@ -596,16 +726,21 @@ impl ContentService {
         from: i32,
         to: i32,
     ) -> ApiResult<Vec<diff::FieldChange>> {
-        let (_, ty) = self.get(principal, type_id, id).await?;
+        let (_, ty, view) = self.get(principal, type_id, id).await?;
         let a = self.stored_version(id, from).await?;
         let b = self.stored_version(id, to).await?;
         let order: Vec<String> = ty.def.fields.iter().map(|f| f.name.clone()).collect();
         let empty = Map::new();
-        Ok(diff::diff(
+        let mut changes = diff::diff(
             a.data.as_object().unwrap_or(&empty),
             b.data.as_object().unwrap_or(&empty),
             &order,
-        ))
+        );
+        changes.retain(|c| match ty.def.field(&c.field) {
+            Some(f) => view.can_read(f),
+            None => view.fields.contains(&c.field),
+        });
+        Ok(changes)
     }
 
     /// Restores version `n` as a new version (history is never rewritten).
@@ -618,8 +753,10 @@ impl ContentService {
         n: i32,
         message: Option<String>,
         if_match: Option<&str>,
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>)> {
-        let (current, ty) = self.get(principal, type_id, id).await?;
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
+        let (current, ty, _) = self.get(principal, type_id, id).await?;
+        let grant = self.authz.check(principal, type_id, "update")?;
+        let writable = Self::check_owner(&grant, principal, &current, "update")?.clone();
         let old = self.stored_version(id, n).await?;
         let fields = old.data.as_object().cloned().unwrap_or_default();
         // Replace the whole document: fields absent from the old version are cleared.
@@ -636,17 +773,17 @@ impl ContentService {
         {
             input.fields.entry(key).or_insert(Value::Null);
         }
-        for key in input.fields.keys().cloned().collect::<Vec<_>>() {
-            if ty.def.field(&key).is_none() {
-                input.fields.remove(&key);
-            }
-        }
+        // Fields the caller may not write keep their current value: a restore never
+        // changes what the caller could not have changed by hand.
+        input
+            .fields
+            .retain(|key, _| ty.def.field(key).is_some() && writable.contains(key));
         self.update(principal, type_id, id, input, if_match).await
     }
 
     /// The access check of a delivery read, for callers that may answer from a cache.
-    pub fn authorize_read(&self, principal: &Principal, type_id: &str) -> ApiResult<()> {
-        self.authz.check(principal, type_id, "read").map(|_| ())
+    pub fn authorize_read(&self, principal: &Principal, type_id: &str) -> ApiResult<Grant> {
+        self.authz.check(principal, type_id, "read")
     }
 
     /// Delivery: one published entry by id or slug, with the selected fields.
@@ -656,10 +793,14 @@ impl ContentService {
         type_id: &str,
         id_or_slug: &str,
         params: &[(String, String)],
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Option<Vec<String>>)> {
-        self.authz.check(principal, type_id, "read")?;
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Option<Vec<String>>, Visibility)> {
+        let grant = self.authz.check(principal, type_id, "read")?;
         let ty = self.types.get(type_id)?;
-        let (select, locale) = query::parse_get_params(&ty.def, params, Surface::Delivery)?;
+        let widest = Visibility {
+            surface: Surface::Delivery,
+            fields: grant.own.clone(),
+        };
+        let (select, locale) = query::parse_get_params(&ty.def, params, &widest)?;
         let key = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
             Some(entries::PublishedKey::Id(id_or_slug))
         } else if slug::is_slug(id_or_slug) {
@@ -673,11 +814,26 @@ impl ContentService {
             }
             None => None,
         };
-        match row {
-            Some(row) => Ok((row, ty, select)),
-            _ => Err(not_found(type_id, id_or_slug)),
+        let Some(row) = row else {
+            return Err(not_found(type_id, id_or_slug));
+        };
+        let Some(fields) = grant.fields_for(owns(principal, &row)) else {
+            return Err(not_found(type_id, id_or_slug));
+        };
+        let view = Visibility {
+            surface: Surface::Delivery,
+            fields: fields.clone(),
+        };
+        if let Some(name) = select.iter().flatten().find(|n| !view.fields.contains(n)) {
+            return Err(query::unreadable(name, "selection"));
         }
+        Ok((row, ty, select, view))
     }
+}
+
+/// Callers without a user (API tokens, anonymous) own nothing.
+fn owns(principal: &Principal, row: &EntryRow) -> bool {
+    principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
 }
 
 fn check_message(message: Option<String>) -> ApiResult<Option<String>> {

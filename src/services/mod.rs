@@ -100,7 +100,12 @@ impl Services {
                 types.clone(),
                 settings.clone(),
             ),
-            admin: admin::AdminService::new(store.clone(), authz.clone(), auth.clone()),
+            admin: admin::AdminService::new(
+                store.clone(),
+                authz.clone(),
+                auth.clone(),
+                types.clone(),
+            ),
             auth,
             settings,
             store,

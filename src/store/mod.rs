@@ -126,6 +126,12 @@ impl Store {
         self.writes.load(Ordering::Acquire)
     }
 
+    /// Moves the epoch without a write: state derived from committed data (the access
+    /// snapshot) changed, so anything rendered before must not be served again.
+    pub fn bump_epoch(&self) {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub async fn write(&self) -> Result<WriteTx, DbErr> {
         let gate = match self.backend {
             DbBackend::Sqlite => Some(self.write_gate.clone().lock_owned().await),

@@ -17,6 +17,8 @@ use crate::domain::schema::FieldType;
 pub struct ListSpec<'a> {
     pub type_id: &'a str,
     pub surface: Surface,
+    /// Only entries of this owner (an owner-only grant).
+    pub owner: Option<&'a str>,
     pub query: &'a ListQuery,
     /// The effective sort (never empty; the id tie-breaker is added here).
     pub sort: &'a [SortKey],
@@ -194,6 +196,9 @@ fn push_where(q: &mut Sql, spec: &ListSpec<'_>) {
     q.push(" WHERE e.type_id = ").bind(spec.type_id);
     if spec.surface == Surface::Delivery {
         q.push(" AND e.published_version IS NOT NULL");
+    }
+    if let Some(owner) = spec.owner {
+        q.push(" AND e.owner = ").bind(owner);
     }
     if let Some(locale) = &spec.query.locale {
         q.push(" AND e.locale = ").bind(locale.clone());

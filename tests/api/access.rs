@@ -229,7 +229,6 @@ async fn only_admins_administer_users_roles_policies_tokens_and_the_log(backend:
     )
     .await;
     let token_id = id_of(&token);
-    let events_before = app.events().await.len();
 
     let mut callers = Vec::new();
     for role in ["editor", "author", "reviewer", "public"] {
@@ -242,6 +241,7 @@ async fn only_admins_administer_users_roles_policies_tokens_and_the_log(backend:
         "editor API token".to_string(),
         api_token(&app, "editor bot", "editor").await,
     ));
+    let events_before = app.events().await.len();
 
     let cases: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/manage/users".into(), None),

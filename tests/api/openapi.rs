@@ -43,7 +43,8 @@ async fn document() -> (TestApp, Value) {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_type(person_type()).await;
     app.create_type(article_type()).await;
-    let (status, doc) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    // The administrator's document: every type, operation and field.
+    let (status, doc) = send(app.req(Method::GET, "/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     (app, doc)
 }
@@ -125,7 +126,7 @@ async fn per_type_paths_and_schemas() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, doc) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    let (_, doc) = send(app.req(Method::GET, "/openapi.json")).await;
     assert!(
         doc["components"]["schemas"]["Article"]["properties"]["fields"]["properties"]
             .get("teaser")
@@ -134,8 +135,7 @@ async fn per_type_paths_and_schemas() {
 
     // The viewer serves the same document.
     let html = app
-        .client
-        .get(app.url("/docs"))
+        .req(Method::GET, "/docs")
         .send()
         .await
         .expect("docs")
@@ -242,4 +242,86 @@ export const badRating: ArticleUpdate = { fields: { rating: "five" } };
 export const unknownField: ArticleUpdate = { fields: { colour: "red" } };
 "#;
     std::fs::write(dir.join("client.ts"), client).expect("write client");
+}
+
+/// The document a caller fetches names only what that caller may use: anonymous callers
+/// see what `public` may read (no private fields, no management), a token its role's
+/// view, the administrator everything.
+#[tokio::test]
+async fn each_caller_gets_the_document_of_its_rights() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_type(person_type()).await;
+    app.create_type(article_type()).await;
+
+    let (status, anon) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = anon.to_string();
+    for hidden in [
+        "Person",
+        "Article",
+        "salary",
+        "/api/v1/manage/users",
+        "/api/v1/manage/entries/article",
+    ] {
+        assert!(
+            !text.contains(hidden),
+            "the anonymous document names `{hidden}`"
+        );
+    }
+    assert!(
+        anon["paths"].get("/api/v1/auth/login").is_some(),
+        "login stays documented"
+    );
+
+    app.grant("public", "person", "read").await;
+    let (_, anon) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    let s = &anon["components"]["schemas"];
+    assert!(anon["paths"].get("/api/v1/content/person").is_some());
+    assert!(anon["paths"].get("/api/v1/manage/entries/person").is_none());
+    assert!(anon["paths"].get("/api/v1/content/article").is_none());
+    assert!(
+        s["Person"]["properties"]["fields"]["properties"]
+            .get("name")
+            .is_some()
+    );
+    assert!(
+        !anon.to_string().contains("salary"),
+        "a private field in the public document"
+    );
+
+    // A token with a field rule: the denied field is nowhere in its document.
+    let (status, body) = send(
+        app.req(Method::POST, "/api/v1/manage/roles")
+            .json(&serde_json::json!({"name": "app"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = send(app.req(Method::POST, "/api/v1/manage/policies").json(
+        &serde_json::json!({"role": "app", "resource": "article", "action": "read",
+                            "fields": {"deny": ["rating"]}}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = app.create_token("site", "app").await;
+    let secret = token["token"].as_str().expect("secret");
+    let (_, doc) = send(app.req_as(Some(secret), Method::GET, "/openapi.json")).await;
+    let fields = &doc["components"]["schemas"]["Article"]["properties"]["fields"]["properties"];
+    assert!(fields.get("title").is_some(), "{fields}");
+    assert!(
+        fields.get("rating").is_none(),
+        "a denied field is documented: {fields}"
+    );
+    assert!(doc["paths"].get("/api/v1/content/person").is_none());
+    assert!(doc["paths"].get("/api/v1/manage/entries/article").is_none());
+
+    // The administrator still gets everything; a bad token gets 401.
+    let (_, full) = send(app.req(Method::GET, "/openapi.json")).await;
+    assert!(
+        full["components"]["schemas"]["PersonManaged"]["properties"]["fields"]["properties"]
+            .get("salary")
+            .is_some()
+    );
+    let (status, body) =
+        send(app.req_as(Some("vlm_not-a-token"), Method::GET, "/openapi.json")).await;
+    assert_error(status, &body, 401, "invalid_token");
 }

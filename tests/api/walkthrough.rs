@@ -297,6 +297,7 @@ async fn new_user_walk(backend: Backend) {
     assert_eq!(
         kinds,
         [
+            "user.created",
             "content_type.created",
             "content_type.created",
             "entry.created",
@@ -305,6 +306,8 @@ async fn new_user_walk(backend: Backend) {
             "entry.updated",
             "entry.updated",
             "entry.published",
+            "user.created",
+            "user.created",
             "policy.created",
             "entry.updated",
             "entry.published",
