@@ -77,7 +77,17 @@ pub fn error_response(err: poem::Error) -> Response {
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return poem::error::ResponseError::as_response(api);
     }
-    let api = if err.is::<ParseRequestPayloadError>()
+    let api = if let Some(field) = err
+        .is::<ParseRequestPayloadError>()
+        .then(|| server_set_field(&err.to_string()))
+        .flatten()
+    {
+        ApiError::validation(vec![crate::error::FieldError {
+            field: field.to_string(),
+            code: "read_only",
+            message: format!("`{field}` is set by the server and cannot be written; leave it out"),
+        }])
+    } else if err.is::<ParseRequestPayloadError>()
         || err.is::<poem_openapi::error::ParseMultipartError>()
     {
         ApiError::new(
@@ -131,6 +141,33 @@ pub fn error_response(err: poem::Error) -> Response {
 }
 
 /// Keeps error text short and free of anything that looks like internals.
+/// Properties the server sets on entries and users (owner, status, stage, version,
+/// timestamps, hashes). A payload naming one is mass assignment: 422 naming the field,
+/// rather than the generic unknown-property answer.
+const SERVER_SET: &[&str] = &[
+    "id",
+    "type",
+    "owner",
+    "status",
+    "stage",
+    "version",
+    "published_version",
+    "rev",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "password_hash",
+    "created_by",
+    "last_used_at",
+];
+
+/// The server-set property a body-parsing error names as unknown, if any.
+fn server_set_field(reason: &str) -> Option<&'static str> {
+    let rest = reason.split("unknown field `").nth(1)?;
+    let name = rest.split('`').next()?;
+    SERVER_SET.iter().copied().find(|f| *f == name)
+}
+
 fn trim_reason(s: &str) -> String {
     s.chars().take(300).collect()
 }

@@ -17,6 +17,7 @@ both_backends!(
     rules_that_would_do_nothing_are_refused,
     delivery_does_not_show_the_owner,
     administration_changes_are_events,
+    server_set_properties_are_never_written,
 );
 
 fn staff_type() -> Value {
@@ -633,4 +634,58 @@ async fn administration_changes_are_events(backend: Backend) {
     assert_eq!(new[5]["payload"]["role"], "public");
     assert_eq!(new[5]["payload"]["resource"], "article");
     assert_eq!(new[5]["payload"]["action"], "read");
+}
+
+async fn server_set_properties_are_never_written(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_type(staff_type()).await;
+    let (author_id, author) = app.user_token("mass@example.com", "author").await;
+    let (status, created) = send(
+        app.req_as(Some(&author), Method::POST, "/api/v1/manage/entries/staff")
+            .json(&json!({"fields": {"name": "Mine"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let path = format!("/api/v1/manage/entries/staff/{}", id_of(&created));
+    let (_, me) = send(app.req(Method::GET, "/api/v1/auth/me")).await;
+    let attempts = [
+        ("owner", json!(me["id"])),
+        ("status", json!("published")),
+        ("stage", json!("approved")),
+        ("version", json!(99)),
+        ("created_at", json!("2000-01-01T00:00:00Z")),
+        ("published_at", json!("2000-01-01T00:00:00Z")),
+    ];
+    for (key, value) in &attempts {
+        for (method, url) in [
+            (Method::POST, "/api/v1/manage/entries/staff".to_string()),
+            (Method::PATCH, path.clone()),
+        ] {
+            let mut body = json!({"fields": {"name": "Mine"}});
+            body[*key] = value.clone();
+            let (status, answer) =
+                send(app.req_as(Some(&author), method.clone(), &url).json(&body)).await;
+            assert_error(status, &answer, 422, "validation_failed");
+            assert_eq!(
+                answer["error"]["details"]["fields"][0]["field"], *key,
+                "{method} {url}: {answer}"
+            );
+        }
+    }
+    let (status, answer) = send(app.req(Method::POST, "/api/v1/manage/users").json(&json!(
+        {"email": "x@example.com", "password": "a-long-enough-password", "created_at": "2000-01-01T00:00:00Z"}
+    )))
+    .await;
+    assert_error(status, &answer, 422, "validation_failed");
+    let (status, answer) = send(
+        app.req(Method::PATCH, &format!("/api/v1/manage/users/{author_id}"))
+            .json(&json!({"password_hash": "$argon2id$forged"})),
+    )
+    .await;
+    assert_error(status, &answer, 422, "validation_failed");
+    // Nothing moved: the author still owns its draft at version 1.
+    let (_, now) = send(app.req(Method::GET, &path)).await;
+    assert_eq!(now["owner"], author_id.as_str());
+    assert_eq!(now["version"], 1);
+    assert_eq!(now["status"], "draft");
 }
