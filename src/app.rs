@@ -38,7 +38,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         )
     })?;
     let store = Store::connect(&settings.database_url()).await?;
-    store.migrate().await?;
+    {
+        let _only_this_node = store.startup_lock().await?;
+        store.migrate().await?;
+    }
     store.optimize().await;
     Ok(store)
 }
@@ -57,8 +60,9 @@ impl Application {
             .context("the listener has no socket address")?;
         let public_url = settings.public_url(&addr.to_string());
         let settings = Arc::new(settings);
+        // Seeding roles, the signing secret and the first administrator: one node at a time.
+        let startup = store.startup_lock().await?;
         let services = Services::build(settings.clone(), store).await?;
-
         if let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) {
             match services.admin.bootstrap_admin(email, password).await {
                 Ok(Some(user)) => {
@@ -68,6 +72,7 @@ impl Application {
                 Err(e) => anyhow::bail!("could not create the first administrator: {}", e.message),
             }
         }
+        drop(startup);
 
         let endpoint = routes(&services, &public_url);
         Ok(Application {
@@ -96,10 +101,12 @@ impl Application {
             );
         }
         let store = self.services.store.clone();
+        let usage = self.services.auth.usage.clone();
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, signal, Some(Duration::from_secs(10)))
             .await
             .context("serving HTTP")?;
+        usage.flush().await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -34,6 +34,8 @@ pub struct AuthService {
     decoding: Arc<DecodingKey>,
     /// Verified against when the email is unknown, so timing does not reveal which exist.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// API token use, recorded in memory and written in batches.
+    pub usage: super::token_usage::TokenUsage,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,10 +79,11 @@ impl AuthService {
         let secret = repo::init_setting(store.db(), "jwt_secret", &random_secret()).await?;
         Ok(AuthService {
             settings,
-            store,
             encoding: Arc::new(EncodingKey::from_secret(secret.as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
             dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
+            usage: super::token_usage::TokenUsage::new(store.clone()),
+            store,
         })
     }
 
@@ -255,7 +258,7 @@ impl AuthService {
             if token.expires_at.is_some_and(|e| e < Utc::now()) {
                 return Err(invalid_token("has expired"));
             }
-            let _ = repo::touch_token(db, &token.id, now()).await;
+            self.usage.record(&token.id);
             return Ok((
                 Principal {
                     actor: Actor::Token { id: token.id },

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod content;
 pub mod schema;
+pub mod token_usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,7 @@ impl Services {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
+        auth.usage.spawn_flusher(std::time::Duration::from_secs(30));
         Ok(Services {
             schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
             content: content::ContentService::new(

@@ -43,8 +43,11 @@ pub async fn append(c: &impl ConnectionTrait, ev: NewEvent) -> Result<i64, DbErr
     let backend = c.get_database_backend();
     if backend == DbBackend::Postgres {
         // Held until commit: events become visible in sequence order.
-        c.execute_unprepared("SELECT pg_advisory_xact_lock(7201455)")
-            .await?;
+        c.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({})",
+            super::WRITE_LOCK
+        ))
+        .await?;
     }
     let mut q = Sql::new(backend);
     q.push("INSERT INTO events (kind, resource, content_type, entry_id, locale, version, actor, payload, created_at) VALUES (")

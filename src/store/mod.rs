@@ -2,10 +2,16 @@
 //! builder for entry lists, and the event log. Functions take any `ConnectionTrait` so a
 //! service can run several of them inside one transaction it opened with [`Store::write`].
 //!
-//! Writes are serialized where the database needs it: SQLite has one writer, so write
-//! transactions queue on an in-process gate instead of failing with `SQLITE_BUSY`; on
-//! PostgreSQL the event append takes a transaction-scoped advisory lock so events commit
-//! in sequence order (a reader that saw event N has seen every event before it).
+//! Write transactions are serialized, with one lock taken first in every one of them:
+//! on SQLite an in-process gate (SQLite has one writer; queueing beats `SQLITE_BUSY`), on
+//! PostgreSQL a transaction-scoped advisory lock taken right after `BEGIN`, shared by
+//! every node. So a check a write makes inside its transaction (a free slug, a unique
+//! value, a singleton's count, the row it is about to change) cannot be raced by another
+//! writer on any node, no two writers can deadlock on each other's rows, and events
+//! commit in sequence order (a reader that saw event N has seen every event before it).
+//! Unique constraints stay as the backstop. Start-up work (migrations, seeding, the
+//! first administrator) runs under a second advisory lock ([`Store::startup_lock`]), so
+//! nodes started together do not race it.
 
 pub mod auth;
 pub mod content_types;
@@ -40,6 +46,17 @@ pub struct Store {
 /// refreshes the statistics where the data changed a lot; it runs at start and after
 /// this many committed writes. (PostgreSQL's autoanalyze does this on its own.)
 const OPTIMIZE_EVERY_WRITES: u64 = 2000;
+
+/// The PostgreSQL advisory lock every write transaction takes first (the event append
+/// takes it too, so events stay in commit order even for a caller outside `write`).
+pub const WRITE_LOCK: i64 = 7201455;
+/// The advisory lock start-up work runs under.
+const STARTUP_LOCK: i64 = 7201456;
+
+/// Held while one node migrates and seeds; dropped (rolled back) when done.
+pub struct StartupLock {
+    _txn: Option<DatabaseTransaction>,
+}
 
 /// A write transaction; on SQLite it also holds the write gate until it ends.
 pub struct WriteTx {
@@ -95,6 +112,19 @@ impl Store {
         })
     }
 
+    /// Waits until no other node is migrating or seeding this database, then holds that
+    /// place until the guard is dropped (PostgreSQL; SQLite has a single process).
+    pub async fn startup_lock(&self) -> anyhow::Result<StartupLock> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(StartupLock { _txn: None });
+        }
+        let txn = self.db.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({STARTUP_LOCK})"))
+            .await
+            .context("waiting for the start-up lock")?;
+        Ok(StartupLock { _txn: Some(txn) })
+    }
+
     pub async fn migrate(&self) -> anyhow::Result<()> {
         use migrations::MigratorTrait;
         migrations::Migrator::up(&self.db, None)
@@ -138,6 +168,10 @@ impl Store {
             _ => None,
         };
         let txn = self.db.begin().await?;
+        if self.backend == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+                .await?;
+        }
         Ok(WriteTx {
             txn,
             _gate: gate,

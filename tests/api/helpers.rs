@@ -40,9 +40,16 @@ macro_rules! both_backends {
     };
 }
 
-struct PgDatabase {
+/// A PostgreSQL database made for one test, dropped with this guard.
+pub struct PgDatabase {
     server: String,
     name: String,
+}
+
+impl PgDatabase {
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
 }
 
 impl Drop for PgDatabase {
@@ -107,7 +114,7 @@ pub fn postgres_server() -> String {
         .to_string()
 }
 
-async fn create_pg_database() -> PgDatabase {
+pub async fn create_pg_database() -> PgDatabase {
     use sea_orm::ConnectionTrait;
     let server = postgres_server();
     let name = format!("vellum_test_{}", uuid::Uuid::new_v4().simple());

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod auth;
 mod bad_input;
+mod concurrency;
 mod grants;
 mod openapi;
 mod ops;

@@ -97,19 +97,22 @@ impl AdminService {
                 "use at most 500 characters",
             ));
         }
-        let roles = repo::list_roles(self.store.db()).await?;
+        if let Some(parent) = &inherits {
+            self.check_delegable(p, parent, "inherits")?;
+        }
+        let tx = self.store.write().await?;
+        let roles = repo::list_roles(&tx.txn).await?;
         if roles.iter().any(|r| r.name == name) {
             return Err(role_exists(name));
         }
-        if let Some(parent) = &inherits {
-            if !roles.iter().any(|r| &r.name == parent) {
-                return Err(field_err(
-                    "inherits",
-                    "invalid_reference",
-                    format!("there is no role `{parent}`"),
-                ));
-            }
-            self.check_delegable(p, parent, "inherits")?;
+        if let Some(parent) = &inherits
+            && !roles.iter().any(|r| &r.name == parent)
+        {
+            return Err(field_err(
+                "inherits",
+                "invalid_reference",
+                format!("there is no role `{parent}`"),
+            ));
         }
         let role = RoleRow {
             name: name.into(),
@@ -118,7 +121,6 @@ impl AdminService {
             builtin: false,
             created_at: now(),
         };
-        let tx = self.store.write().await?;
         repo::insert_role(&tx.txn, &role).await.map_err(|e| {
             if is_unique_violation(&e) {
                 role_exists(name)
@@ -172,7 +174,15 @@ impl AdminService {
     }
 
     /// Every reason a policy would be wrong or would do nothing.
-    async fn policy_errors(&self, new: &NewPolicy) -> ApiResult<Vec<FieldError>> {
+    async fn policy_errors(
+        &self,
+        c: &impl sea_orm::ConnectionTrait,
+        new: &NewPolicy,
+    ) -> ApiResult<Vec<FieldError>> {
+        let role_exists = repo::list_roles(c)
+            .await?
+            .iter()
+            .any(|r| r.name == new.role);
         let mut errors = Vec::new();
         let mut err = |field: &str, code: &'static str, message: String| {
             errors.push(FieldError {
@@ -181,7 +191,7 @@ impl AdminService {
                 message,
             })
         };
-        if !self.role_exists(&new.role).await? {
+        if !role_exists {
             err(
                 "role",
                 "invalid_reference",
@@ -296,7 +306,8 @@ impl AdminService {
 
     pub async fn create_policy(&self, p: &Principal, new: NewPolicy) -> ApiResult<PolicyRow> {
         self.authz.check(p, "policies", "create")?;
-        let errors = self.policy_errors(&new).await?;
+        let tx = self.store.write().await?;
+        let errors = self.policy_errors(&tx.txn, &new).await?;
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -310,7 +321,6 @@ impl AdminService {
             created_at: now(),
         };
         self.check_policy_delegable(p, &row)?;
-        let tx = self.store.write().await?;
         repo::insert_policy(&tx.txn, &row).await.map_err(|e| {
             if is_unique_violation(&e) {
                 ApiError::new(

@@ -162,6 +162,9 @@ impl AdminService {
         self.auth.user(id).await
     }
 
+    /// Changes a user. The password is hashed first (slow, outside any lock); the row is
+    /// then read and written in one write transaction, so concurrent changes of different
+    /// attributes never undo each other.
     pub async fn update_user(
         &self,
         p: &Principal,
@@ -169,46 +172,61 @@ impl AdminService {
         patch: UserPatch,
     ) -> ApiResult<UserRow> {
         self.authz.check(p, "users", "update")?;
-        let mut user = self.auth.user(id).await?;
-        // Changing someone's password or role is acting as them: only within one's rights.
+        if let Some(role) = &patch.role {
+            self.check_delegable(p, role, "role")?;
+        }
+        if patch.active == Some(false) && p.user_id() == Some(id) {
+            return Err(ApiError::new(
+                Code::Conflict,
+                "you cannot deactivate yourself",
+            ));
+        }
+        // Out of reach before any work is done for it.
+        let before = self.auth.user(id).await?;
+        self.check_delegable(p, &before.role, "the user's current role")?;
+        let new_hash = match patch.password {
+            Some(password) => {
+                AuthService::check_password_strength(&password)?;
+                Some(AuthService::hash_password(password).await?)
+            }
+            None => None,
+        };
+        let tx = self.store.write().await?;
+        let mut user = repo::user_by_id(&tx.txn, id)
+            .await?
+            .ok_or_else(|| ApiError::new(Code::NotFound, format!("there is no user `{id}`")))?;
+        // Its role may have changed since: check again under the lock.
         self.check_delegable(p, &user.role, "the user's current role")?;
         let mut changed: Vec<&str> = Vec::new();
         if let Some(role) = patch.role {
-            self.check_delegable(p, &role, "role")?;
-            if role != user.role {
-                changed.push("role");
-            }
-            if !self.role_exists(&role).await? {
+            if !repo::list_roles(&tx.txn)
+                .await?
+                .iter()
+                .any(|r| r.name == role)
+            {
                 return Err(field_err(
                     "role",
                     "invalid_reference",
                     format!("there is no role `{role}`"),
                 ));
             }
+            if role != user.role {
+                changed.push("role");
+            }
             user.role = role;
         }
-        let password_changed = patch.password.is_some();
-        if password_changed {
+        let password_changed = new_hash.is_some();
+        if let Some(hash) = new_hash {
             changed.push("password");
-        }
-        if let Some(password) = patch.password {
-            AuthService::check_password_strength(&password)?;
-            user.password_hash = AuthService::hash_password(password).await?;
+            user.password_hash = hash;
         }
         if let Some(active) = patch.active {
-            if !active && p.user_id() == Some(id) {
-                return Err(ApiError::new(
-                    Code::Conflict,
-                    "you cannot deactivate yourself",
-                ));
-            }
             if active != user.active {
                 changed.push("active");
             }
             user.active = active;
         }
         user.updated_at = now();
-        let tx = self.store.write().await?;
         repo::update_user(&tx.txn, &user).await?;
         if !user.active || password_changed {
             repo::revoke_user_sessions(&tx.txn, &user.id, now()).await?;
@@ -253,6 +271,8 @@ impl AdminService {
 
     pub async fn list_tokens(&self, p: &Principal) -> ApiResult<Vec<TokenRow>> {
         self.authz.check(p, "tokens", "read")?;
+        // This node's recent uses first, so `last_used_at` is current here.
+        self.auth.usage.flush().await;
         Ok(repo::list_tokens(self.store.db()).await?)
     }
 
