@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_core;
 mod m0002_access;
+mod m0003_workflow;
+mod m0004_audit;
 
 pub struct Migrator;
 
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_core::Migration),
             Box::new(m0002_access::Migration),
+            Box::new(m0003_workflow::Migration),
+            Box::new(m0004_audit::Migration),
         ]
     }
 }

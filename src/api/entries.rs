@@ -54,6 +54,16 @@ pub struct RestoreRequest {
     pub message: Option<String>,
 }
 
+/// Body of a workflow move.
+#[derive(Object)]
+#[oai(rename = "TransitionRequest", deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The stage to move the entry to.
+    pub to: String,
+    /// Why (kept with the move; up to 2000 characters).
+    pub comment: Option<String>,
+}
+
 fn manage_reply((row, ty, view): (EntryRow, Arc<TypeRow>, Visibility)) -> Reply {
     Reply::json(&entry(&row, &ty.def, &view, None)).header("etag", entry_etag(&row))
 }
@@ -297,6 +307,69 @@ impl EntriesApi {
             )
             .await?;
         Ok(manage_reply(restored))
+    }
+
+    /// Move an entry to another stage of its type's review workflow (needs
+    /// `transition:<stage>`; `If-Match` honoured). Disallowed moves get 409
+    /// `transition_not_allowed` naming the stages reachable from here.
+    #[oai(
+        path = "/:type_id/:id/transition",
+        method = "post",
+        operation_id = "transitionEntry"
+    )]
+    async fn transition(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        body: Json<TransitionRequest>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let moved = self
+            .services
+            .content
+            .transition(
+                &auth.0,
+                &type_id,
+                &id,
+                &body.0.to,
+                body.0.comment,
+                header(req, "if-match"),
+            )
+            .await?;
+        Ok(manage_reply(moved))
+    }
+
+    /// An entry's stage changes, oldest first: who, when, from, to, comment.
+    #[oai(
+        path = "/:type_id/:id/transitions",
+        method = "get",
+        operation_id = "listEntryTransitions"
+    )]
+    async fn transitions(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+    ) -> ApiResult<Reply> {
+        let list = self
+            .services
+            .content
+            .transitions(&auth.0, &type_id, &id)
+            .await?;
+        let items: Vec<Value> = list
+            .iter()
+            .map(|t| {
+                json!({
+                    "id": t.id, "from": t.from_stage, "to": t.to_stage, "actor": t.actor,
+                    "comment": t.comment, "created_at": crate::domain::fmt_ts(&t.created_at),
+                })
+            })
+            .collect();
+        let total = items.len();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": null, "total": total }),
+        ))
     }
 
     /// Publish the current draft: delivery serves exactly this version until the next publish.

@@ -240,12 +240,27 @@ pub fn body_guard(
 /// anonymous (the `public` role); a header that does not check out is 401 at once, never
 /// silently anonymous.
 pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Result<Request> {
-    let (principal, family) = principal_of(&auth, req.headers()).await?;
+    let (mut principal, family) = principal_of(&auth, req.headers()).await?;
+    principal.origin = client_origin(&req);
     if let Some(f) = family {
         req.extensions_mut().insert(SessionFamily(f));
     }
     req.extensions_mut().insert(principal);
     Ok(req)
+}
+
+/// Where a request came from: the peer address and the user agent (clipped).
+pub fn client_origin(req: &Request) -> crate::authz::Origin {
+    let ip = match req.remote_addr().as_socket_addr() {
+        Some(addr) => Some(addr.ip().to_string()),
+        None => None,
+    };
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|h| h.to_str().ok())
+        .map(|s| s.chars().take(300).collect());
+    crate::authz::Origin { ip, user_agent }
 }
 
 /// The caller named by the `Authorization` header (anonymous without one), with the

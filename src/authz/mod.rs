@@ -38,7 +38,8 @@ pub const ACTIONS: &[&str] = &[
 /// Actions a policy's field rule applies to (the others have no fields to limit).
 pub const FIELD_ACTIONS: &[&str] = &["read", "read_drafts", "create", "update"];
 
-/// Actions an ownership condition applies to (there is no owner to compare on create).
+/// Actions an ownership condition applies to (there is no owner to compare on create), as
+/// well as every `transition:…`.
 pub const OWNER_ACTIONS: &[&str] = &["read", "read_drafts", "update", "delete", "publish"];
 
 /// Who is calling.
@@ -54,6 +55,15 @@ pub struct Principal {
     pub actor: Actor,
     /// The role the caller acts with (`public` for anonymous callers).
     pub role: String,
+    /// Where the request came from, for the audit log.
+    pub origin: Origin,
+}
+
+/// The client address and user agent of a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Principal {
@@ -61,6 +71,7 @@ impl Principal {
         Principal {
             actor: Actor::Anonymous,
             role: "public".into(),
+            origin: Origin::default(),
         }
     }
 
@@ -213,6 +224,15 @@ impl Authz {
             .any(|a| self.decide(role, resource, a).is_some())
     }
 
+    /// A role and the roles it inherits from.
+    pub fn role_and_parents(&self, role: &str) -> Vec<String> {
+        let snap = self.current.load();
+        role_chain(&snap.roles, role)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The grant a role has, if any (no principal: for delegation checks and documents).
     pub fn grant_of(&self, role: &str, resource: &str, action: &str) -> Option<Grant> {
         self.decide(role, resource, action)
@@ -299,7 +319,7 @@ fn decide_uncached(snap: &Snapshot, role: &str, resource: &str, action: &str) ->
         .iter()
         .filter(|p| chain.contains(&p.role.as_str()))
         .filter(|p| p.resource == resource || (p.resource == "*" && is_content))
-        .filter(|p| p.action == action || p.action == "*")
+        .filter(|p| action_matches(&p.action, action))
         .collect();
     if matching.is_empty() {
         return Some(Grant::default());
@@ -321,6 +341,28 @@ fn decide_uncached(snap: &Snapshot, role: &str, resource: &str, action: &str) ->
         }
     }
     Some(Grant { any, own })
+}
+
+/// Whether a policy's action covers a requested one: the same, `*`, or a `prefix:*`
+/// pattern (`transition:*`), as `keyMatch` in the casbin model decides.
+pub fn action_matches(policy: &str, requested: &str) -> bool {
+    policy == requested
+        || policy == "*"
+        || policy
+            .strip_suffix('*')
+            .is_some_and(|prefix| prefix.ends_with(':') && requested.starts_with(prefix))
+}
+
+/// Whether an action names a workflow move (`transition:<stage>` or `transition:*`).
+pub fn is_transition_action(action: &str) -> bool {
+    action.strip_prefix("transition:").is_some_and(|stage| {
+        stage == "*"
+            || (!stage.is_empty()
+                && stage.len() <= 32
+                && stage
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    })
 }
 
 /// A role and every role it inherits from (cycles are refused when roles are saved).

@@ -7,6 +7,7 @@ pub mod query;
 pub mod schema;
 pub mod slug;
 pub mod validate;
+pub mod workflow;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -2,6 +2,7 @@
 //! file holds and what is stored. One definition serves all three, so they cannot drift;
 //! it derives both serde (storage) and poem-openapi (the documented request body).
 
+use super::workflow::{WorkflowDef, WorkflowOption};
 use std::collections::HashSet;
 
 use poem_openapi::{Enum, Object};
@@ -221,10 +222,11 @@ pub struct TypeOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
     pub slug_field: Option<String>,
-    /// Workflow name (default workflow when absent).
+    /// Review workflow: `"default"` (draft → in_review → approved, then publish), `"none"`
+    /// (off, as when absent), or a definition with stages, transitions and publish_stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
-    pub workflow: Option<String>,
+    pub workflow: Option<WorkflowOption>,
 }
 
 impl Default for TypeOptions {
@@ -300,6 +302,14 @@ impl ContentTypeDef {
 
     /// Checks the definition on its own (references to other types are the service's job).
     /// Returns one error per problem, with a path such as `fields[2].values`.
+    /// The review workflow in force for this type, if it has one on.
+    pub fn workflow(&self) -> Option<WorkflowDef> {
+        self.options
+            .workflow
+            .as_ref()
+            .and_then(WorkflowOption::resolve)
+    }
+
     pub fn check(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let mut push = |field: String, code: &'static str, message: String| {
@@ -344,6 +354,16 @@ impl ContentTypeDef {
                     code: "invalid_reference",
                     message: format!("there is no field named `{title}`"),
                 }),
+            }
+        }
+        if let Some(w) = &self.options.workflow {
+            w.check(&mut errs);
+            if w.resolve().is_some() && !self.options.draft_publish {
+                errs.push(FieldError {
+                    field: "options.workflow".into(),
+                    code: "invalid_workflow",
+                    message: "a review workflow needs `draft_publish`: without drafts every save is published at once".into(),
+                });
             }
         }
         if let Some(slug) = &self.options.slug_field

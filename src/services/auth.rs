@@ -263,6 +263,7 @@ impl AuthService {
                 Principal {
                     actor: Actor::Token { id: token.id },
                     role: token.role,
+                    origin: Default::default(),
                 },
                 None,
             ));
@@ -291,6 +292,7 @@ impl AuthService {
                     email: user.email,
                 },
                 role: user.role,
+                origin: Default::default(),
             },
             Some(data.claims.sid),
         ))

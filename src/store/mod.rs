@@ -19,6 +19,7 @@ pub mod entries;
 pub mod events;
 pub mod indexes;
 pub mod query;
+pub mod workflow;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

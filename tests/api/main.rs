@@ -13,3 +13,4 @@ mod ops;
 mod queries;
 mod schema_changes;
 mod walkthrough;
+mod workflow;

@@ -7,7 +7,10 @@
 use serde_json::{Value, json};
 
 use super::{AdminService, NewPolicy, field_err, policy_event};
-use crate::authz::{ACTIONS, FIELD_ACTIONS, OWNER_ACTIONS, Principal, adapter::ADMIN_RESOURCES};
+use crate::authz::{
+    ACTIONS, FIELD_ACTIONS, OWNER_ACTIONS, Principal, adapter::ADMIN_RESOURCES,
+    is_transition_action,
+};
 use crate::domain::access::FieldSet;
 use crate::domain::now;
 use crate::domain::schema::{is_valid_api_id, is_valid_field_name};
@@ -210,11 +213,24 @@ impl AdminService {
             );
         }
         let action = new.action.as_str();
-        if action != "*" && !ACTIONS.contains(&action) {
+        let transition = is_transition_action(action);
+        if action != "*" && !ACTIONS.contains(&action) && !transition {
             err(
                 "action",
                 "invalid_enum",
-                format!("use one of: {} *", ACTIONS.join(" ")),
+                format!(
+                    "use one of: {} *, or `transition:<stage>` / `transition:*`",
+                    ACTIONS.join(" ")
+                ),
+            );
+        } else if transition && is_admin {
+            err(
+                "action",
+                "not_applicable",
+                format!(
+                    "`{}` has no workflow: transitions apply to content",
+                    new.resource
+                ),
             );
         }
         if let Some(c) = &new.condition {
@@ -233,7 +249,7 @@ impl AdminService {
                         new.resource
                     ),
                 );
-            } else if action != "*" && !OWNER_ACTIONS.contains(&action) {
+            } else if action != "*" && !OWNER_ACTIONS.contains(&action) && !transition {
                 err(
                     "condition",
                     "not_applicable",

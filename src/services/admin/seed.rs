@@ -19,7 +19,10 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
         "author",
         "Writes content and may change only entries they own; cannot publish",
     ),
-    ("reviewer", "Reads all content, drafts included"),
+    (
+        "reviewer",
+        "Reads all content, drafts included, and moves entries through review",
+    ),
     (
         "public",
         "Anonymous callers; reads nothing until granted (give it `read` only: published content)",
@@ -37,11 +40,14 @@ const SEED_POLICIES: &[(&str, &str, &str, Option<&str>)] = &[
     ("author", "*", "create", None),
     ("author", "*", "update", Some("owner")),
     ("author", "*", "delete", Some("owner")),
+    ("author", "*", "transition:in_review", Some("owner")),
+    ("author", "*", "transition:draft", Some("owner")),
     ("author", "schema", "read", None),
     ("author", "assets", "create", None),
     ("author", "assets", "read", None),
     ("reviewer", "*", "read", None),
     ("reviewer", "*", "read_drafts", None),
+    ("reviewer", "*", "transition:*", None),
     ("reviewer", "schema", "read", None),
 ];
 

@@ -2,6 +2,8 @@
 //! unpublish, and the published-only delivery reads. Every write: access check →
 //! validation → one transaction (row + version + event) → commit.
 
+mod workflow;
+
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -229,7 +231,7 @@ impl ContentService {
             locale,
             owner: principal.user_id().map(str::to_string),
             status: "draft".into(),
-            stage: "draft".into(),
+            stage: workflow::first_stage(&ty.def),
             slug,
             version: 1,
             published_version: None,
@@ -569,10 +571,16 @@ impl ContentService {
             return Ok((row, ty, view));
         }
         let at = now();
+        let content_changed = doc != row.draft;
         row.draft = doc;
         row.version += 1;
         row.rev += 1;
         row.updated_at = at;
+        let reset = if content_changed {
+            workflow::stage_after_edit(&ty.def, &mut row)
+        } else {
+            None
+        };
         row.status = if row.published_version.is_some() {
             "changed".into()
         } else {
@@ -584,6 +592,10 @@ impl ContentService {
         entries::update(&tx.txn, &row).await.map_err(map_unique)?;
         record_version(&tx.txn, &row, principal, message).await?;
         append(&tx.txn, "entry.updated", &row, principal).await?;
+        if let Some((from, _)) = reset {
+            let why = Some("changed after approval: back to review".to_string());
+            workflow::record_move(&tx.txn, &row, principal, &from, why).await?;
+        }
         if !ty.def.options.draft_publish {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
@@ -641,6 +653,7 @@ impl ContentService {
                 let view = self.manage_view(principal, &row, None);
                 return Ok((row, ty, view));
             }
+            workflow::check_publishable(&ty.def, &row)?;
             // The draft may predate a schema change: publish only what fits the type now.
             let doc = row.draft.as_object().cloned().unwrap_or_default();
             validate::validate_document(&ty.def, &doc, false).map_err(|errs| {
@@ -661,7 +674,7 @@ impl ContentService {
             row.published_version = None;
             row.published_at = None;
             row.status = "draft".into();
-            row.stage = "draft".into();
+            row.stage = workflow::first_stage(&ty.def);
         }
         row.rev += 1;
         row.updated_at = at;
@@ -916,8 +929,19 @@ async fn append(
 ) -> ApiResult<i64> {
     let payload = serde_json::json!({
         "status": row.status,
+        "stage": row.stage,
         "published_version": row.published_version,
     });
+    append_with(c, kind, row, principal, payload).await
+}
+
+async fn append_with(
+    c: &impl sea_orm::ConnectionTrait,
+    kind: &'static str,
+    row: &EntryRow,
+    principal: &Principal,
+    payload: Value,
+) -> ApiResult<i64> {
     Ok(events::append(c, entry_event(kind, row, principal, payload)).await?)
 }
 
