@@ -148,7 +148,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
             let auth = auth.clone();
             async move { api::middleware::authenticate(auth, req).await }
         })
-        .before(api::middleware::body_guard(limit));
+        .before(api::middleware::input_guard(limit));
     Route::new()
         .at("/openapi.json", get(api::openapi_doc::openapi_json))
         .at("/docs", get(api::openapi_doc::docs))

@@ -15,6 +15,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     MalformedJson,
+    InvalidCharacters,
     InvalidBody,
     InvalidParameter,
     UnknownParameter,
@@ -49,6 +50,7 @@ impl Code {
         use Code::*;
         match self {
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
+            InvalidCharacters => (StatusCode::BAD_REQUEST, "invalid_characters"),
             InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             InvalidParameter => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             UnknownParameter => (StatusCode::BAD_REQUEST, "unknown_parameter"),
@@ -84,6 +86,18 @@ impl Code {
 
     pub fn as_str(self) -> &'static str {
         self.spec().1
+    }
+}
+
+/// The most characters of client input an error message repeats.
+pub const ECHO_CHARS: usize = 80;
+
+/// Client input as an error message may repeat it: at most [`ECHO_CHARS`] characters,
+/// ending in `…` when cut, so an error never grows with the input it names.
+pub fn clip(s: &str) -> String {
+    match s.char_indices().nth(ECHO_CHARS) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}…", &s[..end]),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Middleware for every request: request id and access log, the one error body for
-//! whatever failed, the body-size limit with a JSON syntax check, and authentication.
+//! whatever failed, the input guard (NUL characters, the body-size limit, JSON syntax),
+//! and authentication.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use poem::http::{Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
+use super::input_check;
 use super::openapi_doc::DocSource;
 use crate::authz::Principal;
 use crate::error::{ApiError, Code};
@@ -135,9 +137,10 @@ fn trim_reason(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-/// Reads the body up to the limit (413 beyond it) and, for JSON, checks its syntax so a
-/// malformed document gets `malformed_json` with a line and column.
-pub fn body_guard(
+/// Refuses NUL characters in the path and query (400 `invalid_characters`), reads the
+/// body up to the limit (413 beyond it) and, for JSON, checks its syntax (400
+/// `malformed_json` with a line and column) and refuses NUL in its strings and keys.
+pub fn input_guard(
     limit: usize,
 ) -> impl Fn(
     Request,
@@ -147,6 +150,7 @@ pub fn body_guard(
 + Clone {
     move |mut req: Request| {
         Box::pin(async move {
+            input_check::check_uri(req.uri())?;
             if matches!(
                 *req.method(),
                 Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
@@ -186,12 +190,8 @@ pub fn body_guard(
                 .get("content-type")
                 .and_then(|h| h.to_str().ok())
                 .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-            if is_json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                return Err(ApiError::new(
-                        Code::MalformedJson,
-                        format!("the body is not valid JSON (line {}, column {}); check quotes, commas and brackets", e.line(), e.column()),
-                    )
-                    .into());
+            if is_json {
+                input_check::check_json_body(&bytes)?;
             }
             req.set_body(Body::from_bytes(bytes));
             Ok(req)
