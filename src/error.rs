@@ -16,6 +16,7 @@ use serde_json::Value;
 pub enum Code {
     MalformedJson,
     InvalidCharacters,
+    InvalidHost,
     InvalidBody,
     InvalidParameter,
     UnknownParameter,
@@ -51,6 +52,7 @@ impl Code {
         match self {
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
             InvalidCharacters => (StatusCode::BAD_REQUEST, "invalid_characters"),
+            InvalidHost => (StatusCode::BAD_REQUEST, "invalid_host"),
             InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             InvalidParameter => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             UnknownParameter => (StatusCode::BAD_REQUEST, "unknown_parameter"),

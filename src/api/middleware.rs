@@ -42,9 +42,12 @@ pub async fn request_id<E: Endpoint>(
     let started = Instant::now();
     let path = req.uri().path().to_string();
     async move {
-        let mut resp = match next.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => error_response(e),
+        let mut resp = match check_host(&req) {
+            Err(e) => poem::error::ResponseError::as_response(&e),
+            Ok(()) => match next.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => error_response(e),
+            },
         };
         if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
             && !resp.headers().contains_key("allow")
@@ -68,6 +71,40 @@ pub async fn request_id<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`, and no request carries
+/// two or one that is not a host with an optional port. (HTTP/2 names the host in
+/// `:authority`, HTTP/1.0 may omit it.)
+fn check_host(req: &Request) -> Result<(), ApiError> {
+    let mut hosts = req.headers().get_all("host").iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(ApiError::new(
+            Code::InvalidHost,
+            "the request has more than one `Host` header; send exactly one",
+        ));
+    }
+    let Some(host) = first else {
+        if req.version() == poem::http::Version::HTTP_11 {
+            return Err(ApiError::new(
+                Code::InvalidHost,
+                "an HTTP/1.1 request needs a `Host` header naming the server it is for",
+            ));
+        }
+        return Ok(());
+    };
+    let readable = host.to_str().ok().is_some_and(|h| {
+        h.is_empty() || (!h.contains('@') && h.parse::<poem::http::uri::Authority>().is_ok())
+    });
+    if readable {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::InvalidHost,
+            "the `Host` header is not a host name with an optional port",
+        ))
+    }
 }
 
 /// Maps any error to the one JSON body (DESIGN.md §4).
