@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::schema::{ContentTypeDef, FieldType};
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, clip};
 
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 100;
@@ -206,7 +206,10 @@ pub fn parse_get_params(
 fn unknown_param(k: &str, known: &str) -> ApiError {
     bad(
         Code::UnknownParameter,
-        format!("unknown query parameter `{k}`; this endpoint accepts {known}"),
+        format!(
+            "unknown query parameter `{}`; this endpoint accepts {known}",
+            clip(k)
+        ),
     )
 }
 
@@ -231,11 +234,14 @@ pub fn parse_list_params(
             let path = bracket_path(rest).ok_or_else(|| {
                 bad(
                     Code::InvalidFilter,
-                    format!("`{k}` is not of the form `filter[field][operator]`"),
+                    format!("`{}` is not of the form `filter[field][operator]`", clip(k)),
                 )
             })?;
             if path.len() > MAX_DEPTH * 2 + 2 {
-                return Err(bad(Code::InvalidFilter, format!("`{k}` nests too deeply")));
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("`{}` nests too deeply", clip(k)),
+                ));
             }
             conditions += 1;
             if conditions > MAX_CONDITIONS {
@@ -245,7 +251,7 @@ pub fn parse_list_params(
                 ));
             }
             tree.insert(&path, v.clone())
-                .map_err(|why| bad(Code::InvalidFilter, format!("`{k}`: {why}")))?;
+                .map_err(|why| bad(Code::InvalidFilter, format!("`{}`: {why}", clip(k))))?;
             continue;
         }
         match k.as_str() {
@@ -290,10 +296,6 @@ pub fn parse_list_params(
         q.cursor = Some(cursor);
     }
     Ok(q)
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 fn parse_locale(v: &str) -> Result<String, ApiError> {
@@ -509,7 +511,8 @@ fn to_filter(
         return Err(bad(Code::InvalidFilter, "filters nest too deeply"));
     }
     let mut all = Vec::new();
-    for (key, node) in &tree.0 {
+    for (raw_key, node) in &tree.0 {
+        let key = clip(raw_key);
         let Node::Map(children) = node else {
             return Err(bad(
                 Code::InvalidFilter,
@@ -518,7 +521,8 @@ fn to_filter(
         };
         if key == "or" || key == "and" {
             let mut parts = Vec::new();
-            for (idx, group) in &children.0 {
+            for (raw_idx, group) in &children.0 {
+                let idx = clip(raw_idx);
                 let Node::Map(group) = group else {
                     return Err(bad(
                         Code::InvalidFilter,
@@ -544,7 +548,7 @@ fn to_filter(
             });
             continue;
         }
-        let target = readable_field(ty, key, surface, "filter")?;
+        let target = readable_field(ty, raw_key, surface, "filter")?;
         for (op_name, value) in &children.0 {
             let op = Op::parse(op_name).ok_or_else(|| {
                 bad(

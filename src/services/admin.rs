@@ -9,7 +9,7 @@ use crate::authz::{ACTIONS, Authz, Principal, adapter::ADMIN_RESOURCES};
 use crate::domain::now;
 use crate::domain::schema::is_valid_api_id;
 use crate::domain::validate::is_email;
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code, FieldError, clip};
 use crate::store::Store;
 use crate::store::auth::{self as repo, PolicyRow, RoleRow, TokenRow, UserRow};
 use crate::store::events::{self, NewEvent};
@@ -161,7 +161,7 @@ impl AdminService {
             return Err(field_err(
                 "role",
                 "invalid_reference",
-                format!("there is no role `{}`", new.role),
+                format!("there is no role `{}`", clip(&new.role)),
             ));
         }
         let hash = AuthService::hash_password(new.password).await?;
@@ -179,7 +179,7 @@ impl AdminService {
         if repo::user_by_email(&tx.txn, &user.email).await?.is_some() {
             return Err(ApiError::new(
                 Code::AlreadyExists,
-                format!("a user with email `{}` exists already", user.email),
+                format!("a user with email `{}` exists already", clip(&user.email)),
             ));
         }
         repo::insert_user(&tx.txn, &user).await?;
@@ -231,7 +231,7 @@ impl AdminService {
                 return Err(field_err(
                     "role",
                     "invalid_reference",
-                    format!("there is no role `{role}`"),
+                    format!("there is no role `{}`", clip(&role)),
                 ));
             }
             user.role = role;
@@ -269,7 +269,7 @@ impl AdminService {
         if repo::delete_user(&tx.txn, id).await? == 0 {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no user `{id}`"),
+                format!("there is no user `{}`", clip(id)),
             ));
         }
         tx.commit().await?;
@@ -300,7 +300,7 @@ impl AdminService {
         if roles.iter().any(|r| r.name == name) {
             return Err(ApiError::new(
                 Code::AlreadyExists,
-                format!("a role `{name}` exists already"),
+                format!("a role `{}` exists already", clip(name)),
             ));
         }
         if let Some(parent) = &inherits
@@ -309,7 +309,7 @@ impl AdminService {
             return Err(field_err(
                 "inherits",
                 "invalid_reference",
-                format!("there is no role `{parent}`"),
+                format!("there is no role `{}`", clip(parent)),
             ));
         }
         let role = RoleRow {
@@ -338,20 +338,23 @@ impl AdminService {
         if BUILTIN_ROLES.iter().any(|(n, _)| *n == name) {
             return Err(ApiError::new(
                 Code::Conflict,
-                format!("`{name}` is a built-in role and cannot be deleted"),
+                format!("`{}` is a built-in role and cannot be deleted", clip(name)),
             ));
         }
         let tx = self.store.write().await?;
         if repo::role_in_use(&tx.txn, name).await? {
             return Err(ApiError::new(
                 Code::Conflict,
-                format!("role `{name}` is still given to users, tokens or other roles"),
+                format!(
+                    "role `{}` is still given to users, tokens or other roles",
+                    clip(name)
+                ),
             ));
         }
         if repo::delete_role(&tx.txn, name).await? == 0 {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no role `{name}`"),
+                format!("there is no role `{}`", clip(name)),
             ));
         }
         policy_event(
@@ -378,7 +381,7 @@ impl AdminService {
             errors.push(FieldError {
                 field: "role".into(),
                 code: "invalid_reference",
-                message: format!("there is no role `{}`", new.role),
+                message: format!("there is no role `{}`", clip(&new.role)),
             });
         }
         let resource_ok = new.resource == "*"
@@ -454,7 +457,7 @@ impl AdminService {
         if repo::delete_policy(&tx.txn, id).await? == 0 {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no policy `{id}`"),
+                format!("there is no policy `{}`", clip(id)),
             ));
         }
         policy_event(
@@ -494,7 +497,7 @@ impl AdminService {
             return Err(field_err(
                 "role",
                 "invalid_reference",
-                format!("there is no role `{role}`"),
+                format!("there is no role `{}`", clip(role)),
             ));
         }
         if expires_at.is_some_and(|e| e <= chrono::Utc::now()) {
@@ -529,7 +532,7 @@ impl AdminService {
         if repo::token_by_id(&tx.txn, id).await?.is_none() {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no API token `{id}`"),
+                format!("there is no API token `{}`", clip(id)),
             ));
         }
         repo::revoke_token(&tx.txn, id, now()).await?;

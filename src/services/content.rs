@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::{ContentTypeDef, FieldType, TypeKind};
 use crate::domain::{diff, now, slug, validate};
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code, FieldError, clip};
 use crate::store::content_types::TypeRow;
 use crate::store::entries::{self, EntryRow, VersionRow};
 use crate::store::events::{self, NewEvent};
@@ -51,10 +51,7 @@ pub fn entry_etag(row: &EntryRow) -> String {
 fn not_found(type_id: &str, id: &str) -> ApiError {
     ApiError::new(
         Code::EntryNotFound,
-        format!(
-            "there is no `{type_id}` entry `{}`",
-            id.chars().take(80).collect::<String>()
-        ),
+        format!("there is no `{type_id}` entry `{}`", clip(id)),
     )
 }
 
@@ -104,7 +101,7 @@ impl ContentService {
                 format!(
                     "`{}` is not localized: leave out `locale` or use `{default}` (got `{}`)",
                     ty.api_id,
-                    l.chars().take(35).collect::<String>()
+                    clip(l)
                 ),
             )),
         }
@@ -216,7 +213,7 @@ impl ContentService {
                         errors.push(FieldError {
                             field: field.name.clone(),
                             code: "invalid_reference",
-                            message: format!("there is no `{target}` entry `{missing}`"),
+                            message: format!("there is no `{target}` entry `{}`", clip(missing)),
                         });
                     }
                 }
@@ -256,7 +253,7 @@ impl ContentService {
                         errors.push(FieldError {
                             field: field.name.clone(),
                             code: "unique",
-                            message: format!("the slug `{s}` is taken; choose another"),
+                            message: format!("the slug `{}` is taken; choose another", clip(&s)),
                         });
                     }
                     Some(s)
@@ -583,7 +580,10 @@ impl ContentService {
             .ok_or_else(|| {
                 ApiError::new(
                     Code::VersionNotFound,
-                    format!("entry `{id}` has no version {n}; list them at …/versions"),
+                    format!(
+                        "entry `{}` has no version {n}; list them at …/versions",
+                        clip(id)
+                    ),
                 )
             })
     }

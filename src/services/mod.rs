@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 
 use crate::authz::Authz;
 use crate::config::Settings;
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult, Code, clip};
 use crate::store::Store;
 use crate::store::content_types::TypeRow;
 
@@ -55,7 +55,7 @@ impl TypeCache {
                 Code::ContentTypeNotFound,
                 format!(
                     "there is no content type `{}`; list them at /api/v1/manage/content-types",
-                    api_id.chars().take(64).collect::<String>()
+                    clip(api_id)
                 ),
             )
         })

@@ -4,6 +4,7 @@
 //! a stable code, never a 5xx.
 
 mod connections;
+mod echoes;
 mod nul;
 
 use std::time::Duration;
