@@ -10,20 +10,21 @@ use std::time::Duration;
 use anyhow::Context;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, Cors};
-use poem::{EndpointExt, IntoEndpoint, IntoResponse, Route, Server, get};
+use poem::{EndpointExt, IntoEndpoint, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::api::{self, openapi_doc::DocSource};
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::server::{self, Limits};
 use crate::services::Services;
 use crate::store::Store;
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     endpoint: BoxEndpoint<'static>,
+    limits: Limits,
     pub addr: SocketAddr,
     pub public_url: String,
     pub services: Services,
@@ -49,15 +50,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
-        let acceptor = TcpListener::bind(settings.listen.clone())
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(settings.listen.as_str())
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
-        let addr = acceptor
+        let addr = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
+        let limits = Limits::from_settings(&settings);
         let public_url = settings.public_url(&addr.to_string());
         let settings = Arc::new(settings);
         // Seeding roles, the signing secret and the first administrator: one node at a time.
@@ -76,8 +75,9 @@ impl Application {
 
         let endpoint = routes(&services, &public_url);
         Ok(Application {
-            acceptor,
+            listener,
             endpoint,
+            limits,
             addr,
             public_url,
             services,
@@ -102,10 +102,16 @@ impl Application {
         }
         let store = self.services.store.clone();
         let usage = self.services.auth.usage.clone();
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, signal, Some(Duration::from_secs(10)))
-            .await
-            .context("serving HTTP")?;
+        tracing::info!(addr = %self.addr, "listening");
+        server::serve(
+            self.listener,
+            self.endpoint,
+            self.limits,
+            signal,
+            Duration::from_secs(10),
+        )
+        .await
+        .context("serving HTTP")?;
         usage.flush().await;
         store.close().await;
         tracing::info!("stopped");
@@ -156,7 +162,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
             let auth = auth.clone();
             async move { api::middleware::authenticate(auth, req).await }
         })
-        .before(api::middleware::body_guard(limit));
+        .before(api::middleware::input_guard(limit));
     Route::new()
         .at("/openapi.json", get(api::openapi_doc::openapi_json))
         .at("/docs", get(api::openapi_doc::docs))

@@ -22,6 +22,19 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes; 431 beyond it.
+    pub max_header_bytes: usize,
+    /// Seconds a client has to send a complete request head, counted from the moment
+    /// the connection opens or, on a kept-alive connection, from the next request's
+    /// first byte. Silent and trickling clients are disconnected after it.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit between requests before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. Beyond it a new connection waits up to
+    /// `connection_queue_ms` for a free slot, then gets 503 `unavailable` and is closed.
+    pub max_connections: usize,
+    /// How long a connection beyond `max_connections` waits for a free slot.
+    pub connection_queue_ms: u64,
     /// Lifetime of access tokens (at most 900 s).
     pub access_token_ttl_secs: u64,
     /// Lifetime of refresh tokens.
@@ -47,6 +60,11 @@ impl Default for Settings {
             admin_email: None,
             admin_password: None,
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 75,
+            max_connections: 1024,
+            connection_queue_ms: 1000,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             default_locale: "en".into(),
@@ -94,6 +112,18 @@ impl Settings {
             "max_body_bytes must be at least 1024"
         );
         anyhow::ensure!(
+            (8192..=16 * 1024 * 1024).contains(&self.max_header_bytes),
+            "max_header_bytes must be between 8192 and 16777216"
+        );
+        anyhow::ensure!(
+            self.header_read_timeout_secs >= 1 && self.idle_timeout_secs >= 1,
+            "header_read_timeout_secs and idle_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.max_connections),
+            "max_connections must be between 1 and 1000000"
+        );
+        anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be `text` or `json`"
         );
@@ -135,6 +165,11 @@ mod tests {
             "admin_password",
             "cors_origins",
             "log",
+            "max_header_bytes",
+            "header_read_timeout_secs",
+            "idle_timeout_secs",
+            "max_connections",
+            "connection_queue_ms",
         ] {
             assert!(
                 keys.iter().any(|k| k == key),

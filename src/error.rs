@@ -15,6 +15,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     MalformedJson,
+    InvalidCharacters,
+    InvalidHost,
     InvalidBody,
     InvalidParameter,
     UnknownParameter,
@@ -50,6 +52,8 @@ impl Code {
         use Code::*;
         match self {
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
+            InvalidCharacters => (StatusCode::BAD_REQUEST, "invalid_characters"),
+            InvalidHost => (StatusCode::BAD_REQUEST, "invalid_host"),
             InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             InvalidParameter => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             UnknownParameter => (StatusCode::BAD_REQUEST, "unknown_parameter"),
@@ -86,6 +90,43 @@ impl Code {
 
     pub fn as_str(self) -> &'static str {
         self.spec().1
+    }
+}
+
+/// The most characters of client input an error message repeats.
+pub const ECHO_CHARS: usize = 80;
+/// Bounds on every error body, whatever its parts repeat: the message, each string in
+/// `details`, and the items of each list or object there. Together they keep an error
+/// body within a few KB.
+const MAX_MESSAGE_CHARS: usize = 1000;
+const MAX_DETAIL_CHARS: usize = 200;
+pub const MAX_DETAIL_ITEMS: usize = 20;
+
+/// Client input as an error message may repeat it: at most [`ECHO_CHARS`] characters,
+/// ending in `…` when cut, so an error never grows with the input it names.
+pub fn clip(s: &str) -> String {
+    clip_to(s, ECHO_CHARS)
+}
+
+fn clip_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}…", &s[..end]),
+    }
+}
+
+/// `details` within the bounds above (a backstop: messages clip their echoes already).
+fn bounded(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(clip_to(s, MAX_DETAIL_CHARS)),
+        Value::Array(items) => items.iter().take(MAX_DETAIL_ITEMS).map(bounded).collect(),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .take(MAX_DETAIL_ITEMS)
+                .map(|(k, v)| (clip_to(k, MAX_DETAIL_CHARS), bounded(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -129,12 +170,16 @@ impl ApiError {
         self
     }
 
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let n = errors.len();
         let message = match errors.first() {
             Some(first) if n == 1 => format!("`{}`: {}", first.field, first.message),
+            _ if n > MAX_DETAIL_ITEMS => {
+                format!("{n} fields are invalid; `details` lists the first {MAX_DETAIL_ITEMS}")
+            }
             _ => format!("{n} fields are invalid; see `details` for each one"),
         };
+        errors.truncate(MAX_DETAIL_ITEMS);
         Self::new(Code::ValidationFailed, message)
             .with_details(serde_json::json!({ "fields": errors }))
     }
@@ -167,10 +212,10 @@ impl ApiError {
     pub fn body(&self) -> Value {
         let mut error = serde_json::json!({
             "code": self.code.as_str(),
-            "message": self.message,
+            "message": clip_to(&self.message, MAX_MESSAGE_CHARS),
         });
         if let Some(details) = &self.details {
-            error["details"] = details.clone();
+            error["details"] = bounded(details);
         }
         serde_json::json!({ "error": error })
     }
@@ -191,3 +236,27 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_cuts_on_characters_and_marks_the_cut() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(ECHO_CHARS + 5);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), ECHO_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+    }
+
+    #[test]
+    fn bodies_are_bounded_whatever_they_carry() {
+        let huge = "x".repeat(100_000);
+        let list: Vec<Value> = (0..1000).map(|_| Value::String(huge.clone())).collect();
+        let error = ApiError::new(Code::InvalidBody, huge.clone())
+            .with_details(serde_json::json!({ "items": list, huge.clone(): 1 }));
+        let size = error.body().to_string().len();
+        assert!(size < 8 * 1024, "{size} bytes");
+    }
+}

@@ -338,4 +338,85 @@ impl AdminApi {
             &json!({ "items": items, "next_cursor": next, "total": null }),
         ))
     }
+
+    /// The audit log, newest first: logins, schema, entry and workflow changes,
+    /// publishing, permissions, users and tokens — who, what, when, from where. Filter by
+    /// `actor` (`user:<id>`, `token:<id>`), `action` (e.g. `entry.updated`), `resource`,
+    /// `resource_id`, `content_type`, `since`/`until` (RFC 3339); page with `cursor`.
+    /// Append-only: no operation changes or removes a record.
+    #[oai(path = "/audit", method = "get", operation_id = "listAudit")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        auth: Auth,
+        actor: Query<Option<String>>,
+        action: Query<Option<String>>,
+        resource: Query<Option<String>>,
+        resource_id: Query<Option<String>>,
+        content_type: Query<Option<String>>,
+        since: Query<Option<String>>,
+        until: Query<Option<String>>,
+        limit: Query<Option<u64>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Reply> {
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                "`limit` must be from 1 to 200",
+            ));
+        }
+        let time = |name: &str,
+                    v: Option<String>|
+         -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+            v.map(|s| {
+                chrono::DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        ApiError::new(
+                            Code::InvalidParameter,
+                            format!("`{name}` must be an RFC 3339 time like 2026-01-31T09:00:00Z"),
+                        )
+                    })
+            })
+            .transpose()
+        };
+        let before = match cursor.0 {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidCursor,
+                    "`cursor` is not one this server issued; use the `next_cursor` of the previous page",
+                )
+            })?),
+        };
+        let filter = crate::store::audit::AuditFilter {
+            actor: actor.0,
+            action: action.0,
+            resource: resource.0,
+            resource_id: resource_id.0,
+            content_type: content_type.0,
+            since: time("since", since.0)?,
+            until: time("until", until.0)?,
+            before,
+        };
+        let rows = self.services.admin.audit(&auth.0, &filter, limit).await?;
+        let next = (rows.len() as u64 == limit)
+            .then(|| rows.last().map(|r| r.seq.to_string()))
+            .flatten();
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "seq": r.seq, "at": fmt_ts(&r.created_at), "actor": r.actor,
+                    "actor_label": r.actor_label, "action": r.action, "resource": r.resource,
+                    "resource_id": r.resource_id, "content_type": r.content_type,
+                    "ip": r.ip, "user_agent": r.user_agent, "details": r.details,
+                })
+            })
+            .collect();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": next, "total": null }),
+        ))
+    }
 }

@@ -74,6 +74,7 @@ impl From<EntryWrite> for EntryInput {
             fields: w.fields.into_iter().collect(),
             locale: w.locale,
             message: w.message,
+            restored_from: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Middleware for every request: request id and access log, the one error body for
-//! whatever failed, the body-size limit with a JSON syntax check, and authentication.
+//! whatever failed, the input guard (NUL characters, the body-size limit, JSON syntax),
+//! and authentication.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use poem::http::{Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
+use super::input_check;
 use super::openapi_doc::DocSource;
 use crate::authz::Principal;
 use crate::error::{ApiError, Code};
@@ -40,9 +42,12 @@ pub async fn request_id<E: Endpoint>(
     let started = Instant::now();
     let path = req.uri().path().to_string();
     async move {
-        let mut resp = match next.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => error_response(e),
+        let mut resp = match check_host(&req) {
+            Err(e) => poem::error::ResponseError::as_response(&e),
+            Ok(()) => match next.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => error_response(e),
+            },
         };
         if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
             && !resp.headers().contains_key("allow")
@@ -66,6 +71,40 @@ pub async fn request_id<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`, and no request carries
+/// two or one that is not a host with an optional port. (HTTP/2 names the host in
+/// `:authority`, HTTP/1.0 may omit it.)
+fn check_host(req: &Request) -> Result<(), ApiError> {
+    let mut hosts = req.headers().get_all("host").iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(ApiError::new(
+            Code::InvalidHost,
+            "the request has more than one `Host` header; send exactly one",
+        ));
+    }
+    let Some(host) = first else {
+        if req.version() == poem::http::Version::HTTP_11 {
+            return Err(ApiError::new(
+                Code::InvalidHost,
+                "an HTTP/1.1 request needs a `Host` header naming the server it is for",
+            ));
+        }
+        return Ok(());
+    };
+    let readable = host.to_str().ok().is_some_and(|h| {
+        h.is_empty() || (!h.contains('@') && h.parse::<poem::http::uri::Authority>().is_ok())
+    });
+    if readable {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::InvalidHost,
+            "the `Host` header is not a host name with an optional port",
+        ))
+    }
 }
 
 /// Maps any error to the one JSON body (DESIGN.md §4).
@@ -172,9 +211,10 @@ fn trim_reason(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-/// Reads the body up to the limit (413 beyond it) and, for JSON, checks its syntax so a
-/// malformed document gets `malformed_json` with a line and column.
-pub fn body_guard(
+/// Refuses NUL characters in the path and query (400 `invalid_characters`), reads the
+/// body up to the limit (413 beyond it) and, for JSON, checks its syntax (400
+/// `malformed_json` with a line and column) and refuses NUL in its strings and keys.
+pub fn input_guard(
     limit: usize,
 ) -> impl Fn(
     Request,
@@ -184,6 +224,7 @@ pub fn body_guard(
 + Clone {
     move |mut req: Request| {
         Box::pin(async move {
+            input_check::check_uri(req.uri())?;
             if matches!(
                 *req.method(),
                 Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
@@ -223,12 +264,8 @@ pub fn body_guard(
                 .get("content-type")
                 .and_then(|h| h.to_str().ok())
                 .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-            if is_json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                return Err(ApiError::new(
-                        Code::MalformedJson,
-                        format!("the body is not valid JSON (line {}, column {}); check quotes, commas and brackets", e.line(), e.column()),
-                    )
-                    .into());
+            if is_json {
+                input_check::check_json_body(&bytes)?;
             }
             req.set_body(Body::from_bytes(bytes));
             Ok(req)
@@ -251,10 +288,10 @@ pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Res
 
 /// Where a request came from: the peer address and the user agent (clipped).
 pub fn client_origin(req: &Request) -> crate::authz::Origin {
-    let ip = match req.remote_addr().as_socket_addr() {
-        Some(addr) => Some(addr.ip().to_string()),
-        None => None,
-    };
+    let ip = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|addr| addr.ip().to_string());
     let user_agent = req
         .headers()
         .get("user-agent")

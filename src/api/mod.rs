@@ -10,6 +10,7 @@ pub mod content_types;
 pub mod delivery;
 pub mod delivery_cache;
 pub mod entries;
+pub mod input_check;
 pub mod middleware;
 pub mod openapi_doc;
 pub mod openapi_types;

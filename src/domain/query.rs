@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::Visibility;
 use super::schema::{ContentTypeDef, FieldType};
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, clip};
 
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 100;
@@ -207,7 +207,10 @@ pub fn parse_get_params(
 fn unknown_param(k: &str, known: &str) -> ApiError {
     bad(
         Code::UnknownParameter,
-        format!("unknown query parameter `{k}`; this endpoint accepts {known}"),
+        format!(
+            "unknown query parameter `{}`; this endpoint accepts {known}",
+            clip(k)
+        ),
     )
 }
 
@@ -232,11 +235,14 @@ pub fn parse_list_params(
             let path = bracket_path(rest).ok_or_else(|| {
                 bad(
                     Code::InvalidFilter,
-                    format!("`{k}` is not of the form `filter[field][operator]`"),
+                    format!("`{}` is not of the form `filter[field][operator]`", clip(k)),
                 )
             })?;
             if path.len() > MAX_DEPTH * 2 + 2 {
-                return Err(bad(Code::InvalidFilter, format!("`{k}` nests too deeply")));
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("`{}` nests too deeply", clip(k)),
+                ));
             }
             conditions += 1;
             if conditions > MAX_CONDITIONS {
@@ -246,7 +252,7 @@ pub fn parse_list_params(
                 ));
             }
             tree.insert(&path, v.clone())
-                .map_err(|why| bad(Code::InvalidFilter, format!("`{k}`: {why}")))?;
+                .map_err(|why| bad(Code::InvalidFilter, format!("`{}`: {why}", clip(k))))?;
             continue;
         }
         match k.as_str() {
@@ -291,10 +297,6 @@ pub fn parse_list_params(
         q.cursor = Some(cursor);
     }
     Ok(q)
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 fn parse_locale(v: &str) -> Result<String, ApiError> {
@@ -514,7 +516,8 @@ fn to_filter(
         return Err(bad(Code::InvalidFilter, "filters nest too deeply"));
     }
     let mut all = Vec::new();
-    for (key, node) in &tree.0 {
+    for (raw_key, node) in &tree.0 {
+        let key = clip(raw_key);
         let Node::Map(children) = node else {
             return Err(bad(
                 Code::InvalidFilter,
@@ -523,7 +526,8 @@ fn to_filter(
         };
         if key == "or" || key == "and" {
             let mut parts = Vec::new();
-            for (idx, group) in &children.0 {
+            for (raw_idx, group) in &children.0 {
+                let idx = clip(raw_idx);
                 let Node::Map(group) = group else {
                     return Err(bad(
                         Code::InvalidFilter,
@@ -549,7 +553,7 @@ fn to_filter(
             });
             continue;
         }
-        let target = readable_field(ty, key, vis, "filter")?;
+        let target = readable_field(ty, raw_key, vis, "filter")?;
         for (op_name, value) in &children.0 {
             let op = Op::parse(op_name).ok_or_else(|| {
                 bad(

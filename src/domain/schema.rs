@@ -9,7 +9,7 @@ use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::error::{FieldError, clip};
 
 /// Kind of content type: many entries, or exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
@@ -347,12 +347,12 @@ impl ContentTypeDef {
                 Some(_) => errs.push(FieldError {
                     field: "options.title_field".into(),
                     code: "invalid_reference",
-                    message: format!("`{title}` must be a `text` or `longtext` field"),
+                    message: format!("`{}` must be a `text` or `longtext` field", clip(title)),
                 }),
                 None => errs.push(FieldError {
                     field: "options.title_field".into(),
                     code: "invalid_reference",
-                    message: format!("there is no field named `{title}`"),
+                    message: format!("there is no field named `{}`", clip(title)),
                 }),
             }
         }
@@ -372,7 +372,7 @@ impl ContentTypeDef {
             errs.push(FieldError {
                 field: "options.slug_field".into(),
                 code: "invalid_reference",
-                message: format!("`{slug}` must name a `slug` field of this type"),
+                message: format!("`{}` must name a `slug` field of this type", clip(slug)),
             });
         }
         for (i, f) in self.fields.iter().enumerate() {
@@ -389,7 +389,7 @@ impl ContentTypeDef {
                 errs.push(FieldError {
                     field: format!("fields[{i}].source"),
                     code: "invalid_reference",
-                    message: format!("`{source}` must name a `text` field of this type"),
+                    message: format!("`{}` must name a `text` field of this type", clip(&source)),
                 });
             }
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use super::schema::{ContentTypeDef, FieldDef, FieldType};
-use crate::error::FieldError;
+use crate::error::{FieldError, clip};
 
 /// Deepest nesting accepted inside `json` and `richtext` values.
 const MAX_JSON_DEPTH: usize = 32;
@@ -32,8 +32,9 @@ pub fn validate_document(
     let mut out = Map::new();
     for key in input.keys() {
         if ty.field(key).is_none() {
+            let key = clip(key);
             errors.push(err(
-                key,
+                &key,
                 "unknown_field",
                 format!("`{}` has no field `{key}`", ty.api_id),
             ));
@@ -125,7 +126,7 @@ pub fn check_value(field: &FieldDef, v: &Value, path: &str) -> Result<Value, Fie
                 FieldType::Enum if !field.values.iter().any(|x| x == s) => Err(err(
                     path,
                     "invalid_enum",
-                    format!("must be one of: {}", field.values.join(", ")),
+                    format!("must be one of: {}", clip(&field.values.join(", "))),
                 )),
                 _ => Ok(v.clone()),
             }
@@ -231,6 +232,7 @@ fn check_component(field: &FieldDef, v: &Value, path: &str) -> Result<Value, Fie
     let mut out = Map::new();
     for key in obj.keys() {
         if !field.fields.iter().any(|f| &f.name == key) {
+            let key = clip(key);
             return Err(err(
                 &format!("{path}.{key}"),
                 "unknown_field",

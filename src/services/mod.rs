@@ -3,6 +3,7 @@
 //! Services know nothing of HTTP.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod content;
 pub mod schema;
@@ -16,7 +17,7 @@ use arc_swap::ArcSwap;
 
 use crate::authz::Authz;
 use crate::config::Settings;
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult, Code, clip};
 use crate::store::Store;
 use crate::store::content_types::TypeRow;
 
@@ -56,7 +57,7 @@ impl TypeCache {
                 Code::ContentTypeNotFound,
                 format!(
                     "there is no content type `{}`; list them at /api/v1/manage/content-types",
-                    api_id.chars().take(64).collect::<String>()
+                    clip(api_id)
                 ),
             )
         })

@@ -18,7 +18,7 @@ use crate::authz::{Authz, Principal, adapter::ADMIN_RESOURCES};
 use crate::domain::now;
 use crate::domain::schema::{ContentTypeDef, FieldType};
 use crate::domain::validate::check_value;
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult, Code, clip};
 use crate::store::Store;
 use crate::store::content_types::{self, TypeRow};
 use crate::store::entries::{self, EntryRow};
@@ -81,7 +81,7 @@ impl SchemaService {
             errors.push(crate::error::FieldError {
                 field: "api_id".into(),
                 code: "reserved",
-                message: format!("`{}` is reserved; choose another api_id", def.api_id),
+                message: format!("`{}` is reserved; choose another api_id", clip(&def.api_id)),
             });
         }
         let all = self.types.all();
@@ -93,7 +93,10 @@ impl SchemaService {
                 errors.push(crate::error::FieldError {
                     field: format!("fields[{i}].target"),
                     code: "invalid_reference",
-                    message: format!("there is no content type `{target}`; create it first"),
+                    message: format!(
+                        "there is no content type `{}`; create it first",
+                        clip(target)
+                    ),
                 });
             }
         }
@@ -134,6 +137,14 @@ impl SchemaService {
             serde_json::json!({}),
         )
         .await?;
+        audit_type(
+            &tx.txn,
+            principal,
+            "content_type.created",
+            &def.api_id,
+            serde_json::json!({ "fields": def.fields.len() }),
+        )
+        .await?;
         crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
         self.after_index_change(&def).await;
@@ -156,8 +167,9 @@ impl SchemaService {
             return Err(ApiError::new(
                 Code::InvalidBody,
                 format!(
-                    "the body's `api_id` (`{}`) must match the URL (`{api_id}`); a type cannot be renamed",
-                    def.api_id
+                    "the body's `api_id` (`{}`) must match the URL (`{}`); a type cannot be renamed",
+                    clip(&def.api_id),
+                    clip(api_id)
                 ),
             ));
         }
@@ -168,7 +180,7 @@ impl SchemaService {
             .ok_or_else(|| {
                 ApiError::new(
                     Code::ContentTypeNotFound,
-                    format!("there is no content type `{api_id}`"),
+                    format!("there is no content type `{}`", clip(api_id)),
                 )
             })?;
         if !if_match_ok(if_match, &type_etag(&current)) {
@@ -213,6 +225,14 @@ impl SchemaService {
         for (row, fields) in repairs {
             repair(&tx.txn, row, &fields, principal, at).await?;
         }
+        audit_type(
+            &tx.txn,
+            principal,
+            "content_type.updated",
+            api_id,
+            serde_json::json!({ "forced": force && !conflicts.is_empty(), "fields": def.fields.len() }),
+        )
+        .await?;
         crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
         self.after_index_change(&def).await;
@@ -283,10 +303,39 @@ impl SchemaService {
             serde_json::json!({ "entries_deleted": rows.len() }),
         )
         .await?;
+        audit_type(
+            &tx.txn,
+            principal,
+            "content_type.deleted",
+            api_id,
+            serde_json::json!({ "entries_deleted": rows.len() }),
+        )
+        .await?;
         tx.commit().await?;
         self.types.reload(&self.store).await?;
         Ok(())
     }
+}
+
+async fn audit_type(
+    c: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    api_id: &str,
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    crate::services::audit::record(
+        c,
+        Some(principal),
+        crate::services::audit::AuditEntry {
+            action,
+            resource: "content_type",
+            resource_id: Some(api_id),
+            content_type: Some(api_id),
+            details,
+        },
+    )
+    .await
 }
 
 async fn append(

@@ -13,6 +13,7 @@
 //! first administrator) runs under a second advisory lock ([`Store::startup_lock`]), so
 //! nodes started together do not race it.
 
+pub mod audit;
 pub mod auth;
 pub mod content_types;
 pub mod entries;

@@ -4,9 +4,11 @@
 mod helpers;
 
 mod access;
+mod audit;
 mod auth;
 mod bad_input;
 mod concurrency;
+mod edge;
 mod grants;
 mod openapi;
 mod ops;

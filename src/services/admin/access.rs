@@ -14,7 +14,7 @@ use crate::authz::{
 use crate::domain::access::FieldSet;
 use crate::domain::now;
 use crate::domain::schema::{is_valid_api_id, is_valid_field_name};
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code, FieldError, clip};
 use crate::services::new_id;
 use crate::store::auth::{self as repo, PolicyRow, RoleRow};
 use crate::store::is_unique_violation;
@@ -46,7 +46,8 @@ impl AdminService {
             Ok(())
         } else {
             Err(beyond_own_rights(format!(
-                "role `{role}` (in `{field}`) has rights your role `{}` does not",
+                "role `{}` (in `{field}`) has rights your role `{}` does not",
+                clip(role),
                 p.role
             )))
         }
@@ -114,7 +115,7 @@ impl AdminService {
             return Err(field_err(
                 "inherits",
                 "invalid_reference",
-                format!("there is no role `{parent}`"),
+                format!("there is no role `{}`", clip(parent)),
             ));
         }
         let role = RoleRow {
@@ -148,7 +149,7 @@ impl AdminService {
         if super::BUILTIN_ROLES.iter().any(|(n, _)| *n == name) {
             return Err(ApiError::new(
                 Code::Conflict,
-                format!("`{name}` is a built-in role and cannot be deleted"),
+                format!("`{}` is a built-in role and cannot be deleted", clip(name)),
             ));
         }
         self.check_delegable(p, name, "name")?;
@@ -156,13 +157,16 @@ impl AdminService {
         if repo::role_in_use(&tx.txn, name).await? {
             return Err(ApiError::new(
                 Code::Conflict,
-                format!("role `{name}` is still given to users, tokens or other roles"),
+                format!(
+                    "role `{}` is still given to users, tokens or other roles",
+                    clip(name)
+                ),
             ));
         }
         if repo::delete_role(&tx.txn, name).await? == 0 {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no role `{name}`"),
+                format!("there is no role `{}`", clip(name)),
             ));
         }
         policy_event(&tx.txn, "role.deleted", p, json!({ "role": name })).await?;
@@ -378,10 +382,6 @@ impl AdminService {
 fn role_exists(name: &str) -> ApiError {
     ApiError::new(
         Code::AlreadyExists,
-        format!("a role `{name}` exists already"),
+        format!("a role `{}` exists already", clip(name)),
     )
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(64).collect()
 }

@@ -8,7 +8,7 @@ use super::{TypeCache, new_id};
 use crate::authz::{Authz, Principal};
 use crate::domain::now;
 use crate::domain::validate::is_email;
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code, FieldError, clip};
 use crate::store::Store;
 use crate::store::auth::{self as repo, TokenRow, UserRow};
 use crate::store::events::{self, NewEvent};
@@ -94,7 +94,7 @@ impl AdminService {
             return Err(field_err(
                 "role",
                 "invalid_reference",
-                format!("there is no role `{}`", new.role),
+                format!("there is no role `{}`", clip(&new.role)),
             ));
         }
         let hash = AuthService::hash_password(new.password).await?;
@@ -192,9 +192,9 @@ impl AdminService {
             None => None,
         };
         let tx = self.store.write().await?;
-        let mut user = repo::user_by_id(&tx.txn, id)
-            .await?
-            .ok_or_else(|| ApiError::new(Code::NotFound, format!("there is no user `{id}`")))?;
+        let mut user = repo::user_by_id(&tx.txn, id).await?.ok_or_else(|| {
+            ApiError::new(Code::NotFound, format!("there is no user `{}`", clip(id)))
+        })?;
         // Its role may have changed since: check again under the lock.
         self.check_delegable(p, &user.role, "the user's current role")?;
         let mut changed: Vec<&str> = Vec::new();
@@ -207,7 +207,7 @@ impl AdminService {
                 return Err(field_err(
                     "role",
                     "invalid_reference",
-                    format!("there is no role `{role}`"),
+                    format!("there is no role `{}`", clip(&role)),
                 ));
             }
             if role != user.role {
@@ -254,7 +254,7 @@ impl AdminService {
         if repo::delete_user(&tx.txn, id).await? == 0 {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no user `{id}`"),
+                format!("there is no user `{}`", clip(id)),
             ));
         }
         admin_event(
@@ -297,7 +297,7 @@ impl AdminService {
             return Err(field_err(
                 "role",
                 "invalid_reference",
-                format!("there is no role `{role}`"),
+                format!("there is no role `{}`", clip(role)),
             ));
         }
         if expires_at.is_some_and(|e| e <= chrono::Utc::now()) {
@@ -341,7 +341,7 @@ impl AdminService {
         let Some(token) = repo::token_by_id(&tx.txn, id).await? else {
             return Err(ApiError::new(
                 Code::NotFound,
-                format!("there is no API token `{id}`"),
+                format!("there is no API token `{}`", clip(id)),
             ));
         };
         self.check_delegable(p, &token.role, "the token's role")?;
@@ -369,6 +369,19 @@ impl AdminService {
     }
 }
 
+impl AdminService {
+    /// The audit log, newest first (the `audit` right).
+    pub async fn audit(
+        &self,
+        p: &Principal,
+        filter: &crate::store::audit::AuditFilter,
+        limit: u64,
+    ) -> ApiResult<Vec<crate::store::audit::AuditRow>> {
+        self.authz.check(p, "audit", "read")?;
+        Ok(crate::store::audit::list(self.store.db(), filter, limit).await?)
+    }
+}
+
 async fn policy_event(
     c: &impl sea_orm::ConnectionTrait,
     kind: &'static str,
@@ -378,8 +391,8 @@ async fn policy_event(
     admin_event(c, kind, "policy", Some(p), payload).await
 }
 
-/// An event about an administration resource; `None` is the CLI or the bootstrap.
-/// Payloads name what changed, never a secret or a password hash.
+/// An event about an administration resource, and its audit record; `None` is the CLI
+/// or the bootstrap. Payloads name what changed, never a secret or a password hash.
 async fn admin_event(
     c: &impl sea_orm::ConnectionTrait,
     kind: &'static str,
@@ -387,6 +400,22 @@ async fn admin_event(
     p: Option<&Principal>,
     payload: Value,
 ) -> ApiResult<i64> {
+    let id = payload["id"]
+        .as_str()
+        .or_else(|| payload["role"].as_str())
+        .map(str::to_string);
+    crate::services::audit::record(
+        c,
+        p,
+        crate::services::audit::AuditEntry {
+            action: kind,
+            resource,
+            resource_id: id.as_deref(),
+            content_type: None,
+            details: payload.clone(),
+        },
+    )
+    .await?;
     Ok(events::append(
         c,
         NewEvent {
@@ -406,6 +435,6 @@ async fn admin_event(
 fn user_exists(email: &str) -> ApiError {
     ApiError::new(
         Code::AlreadyExists,
-        format!("a user with email `{email}` exists already"),
+        format!("a user with email `{}` exists already", clip(email)),
     )
 }

@@ -16,7 +16,8 @@ use crate::domain::access::{FieldSet, Visibility};
 use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::{ContentTypeDef, FieldType, TypeKind};
 use crate::domain::{diff, now, slug, validate};
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code, FieldError, clip};
+use crate::services::audit::{self, AuditEntry};
 use crate::store::content_types::TypeRow;
 use crate::store::entries::{self, EntryRow, VersionRow};
 use crate::store::events::{self, NewEvent};
@@ -29,6 +30,8 @@ pub struct EntryInput {
     pub fields: Map<String, Value>,
     pub locale: Option<String>,
     pub message: Option<String>,
+    /// Set by a restore: the version whose data this is (for the audit record).
+    pub restored_from: Option<i32>,
 }
 
 pub struct Page {
@@ -56,10 +59,7 @@ pub fn entry_etag(row: &EntryRow) -> String {
 fn not_found(type_id: &str, id: &str) -> ApiError {
     ApiError::new(
         Code::EntryNotFound,
-        format!(
-            "there is no `{type_id}` entry `{}`",
-            id.chars().take(80).collect::<String>()
-        ),
+        format!("there is no `{type_id}` entry `{}`", clip(id)),
     )
 }
 
@@ -109,7 +109,7 @@ impl ContentService {
                 format!(
                     "`{}` is not localized: leave out `locale` or use `{default}` (got `{}`)",
                     ty.api_id,
-                    l.chars().take(35).collect::<String>()
+                    clip(l)
                 ),
             )),
         }
@@ -251,6 +251,8 @@ impl ContentService {
         if row.published_version.is_some() {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
+        let details = serde_json::json!({ "version": row.version, "locale": row.locale, "fields": field_names(&row.draft) });
+        audit_entry(&tx.txn, principal, "entry.created", &row, details).await?;
         tx.commit().await?;
         let view = self.manage_view(principal, &row, Some(&writable));
         Ok((row, ty, view))
@@ -286,7 +288,7 @@ impl ContentService {
                         errors.push(FieldError {
                             field: field.name.clone(),
                             code: "invalid_reference",
-                            message: format!("there is no `{target}` entry `{missing}`"),
+                            message: format!("there is no `{target}` entry `{}`", clip(missing)),
                         });
                     }
                 }
@@ -326,7 +328,7 @@ impl ContentService {
                         errors.push(FieldError {
                             field: field.name.clone(),
                             code: "unique",
-                            message: format!("the slug `{s}` is taken; choose another"),
+                            message: format!("the slug `{}` is taken; choose another", clip(&s)),
                         });
                     }
                     Some(s)
@@ -540,6 +542,7 @@ impl ContentService {
             ));
         }
         let message = check_message(input.message)?;
+        let restored_from = input.restored_from;
         let tx = self.store.write().await?;
         let mut row = entries::get_one(&tx.txn, type_id, id, true)
             .await?
@@ -572,6 +575,7 @@ impl ContentService {
         }
         let at = now();
         let content_changed = doc != row.draft;
+        let changed_fields = changed_names(&row.draft, &doc);
         row.draft = doc;
         row.version += 1;
         row.rev += 1;
@@ -599,6 +603,17 @@ impl ContentService {
         if !ty.def.options.draft_publish {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
+        let (action, details) = match restored_from {
+            Some(n) => (
+                "entry.restored",
+                serde_json::json!({ "version": row.version, "restored_from": n, "fields": changed_fields }),
+            ),
+            None => (
+                "entry.updated",
+                serde_json::json!({ "version": row.version, "fields": changed_fields, "stage": row.stage }),
+            ),
+        };
+        audit_entry(&tx.txn, principal, action, &row, details).await?;
         tx.commit().await?;
         let view = self.manage_view(principal, &row, Some(writable));
         Ok((row, ty, view))
@@ -624,6 +639,8 @@ impl ContentService {
         }
         entries::delete(&tx.txn, id).await?;
         append(&tx.txn, "entry.deleted", &row, principal).await?;
+        let details = serde_json::json!({ "version": row.version });
+        audit_entry(&tx.txn, principal, "entry.deleted", &row, details).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -679,17 +696,14 @@ impl ContentService {
         row.rev += 1;
         row.updated_at = at;
         entries::update(&tx.txn, &row).await?;
-        append(
-            &tx.txn,
-            if publish {
-                "entry.published"
-            } else {
-                "entry.unpublished"
-            },
-            &row,
-            principal,
-        )
-        .await?;
+        let kind = if publish {
+            "entry.published"
+        } else {
+            "entry.unpublished"
+        };
+        append(&tx.txn, kind, &row, principal).await?;
+        let details = serde_json::json!({ "version": row.version });
+        audit_entry(&tx.txn, principal, kind, &row, details).await?;
         tx.commit().await?;
         let view = self.manage_view(principal, &row, None);
         Ok((row, ty, view))
@@ -726,7 +740,10 @@ impl ContentService {
             .ok_or_else(|| {
                 ApiError::new(
                     Code::VersionNotFound,
-                    format!("entry `{id}` has no version {n}; list them at …/versions"),
+                    format!(
+                        "entry `{}` has no version {n}; list them at …/versions",
+                        clip(id)
+                    ),
                 )
             })
     }
@@ -777,6 +794,7 @@ impl ContentService {
             fields,
             locale: None,
             message: Some(message.unwrap_or_else(|| format!("restored version {n}"))),
+            restored_from: Some(n),
         };
         for key in current
             .draft
@@ -844,9 +862,54 @@ impl ContentService {
     }
 }
 
+/// The audit record of an action on an entry.
+async fn audit_entry(
+    c: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    row: &EntryRow,
+    details: Value,
+) -> ApiResult<()> {
+    audit::record(
+        c,
+        Some(principal),
+        AuditEntry {
+            action,
+            resource: "entry",
+            resource_id: Some(&row.id),
+            content_type: Some(&row.type_id),
+            details,
+        },
+    )
+    .await
+}
+
 /// Callers without a user (API tokens, anonymous) own nothing.
 fn owns(principal: &Principal, row: &EntryRow) -> bool {
     principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
+}
+
+/// The field names of a document (audit records name fields, never their values).
+fn field_names(doc: &Value) -> Vec<String> {
+    doc.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The fields whose values differ between two documents.
+fn changed_names(before: &Value, after: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let mut names: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(before.keys().filter(|k| !after.contains_key(*k)).cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn check_message(message: Option<String>) -> ApiResult<Option<String>> {

@@ -187,7 +187,9 @@ impl ContentService {
         row.rev += 1;
         row.updated_at = now();
         entries::update(&tx.txn, &row).await?;
+        let details = json!({ "from": from, "to": row.stage, "comment": comment });
         record_move(&tx.txn, &row, principal, &from, comment).await?;
+        super::audit_entry(&tx.txn, principal, "entry.transitioned", &row, details).await?;
         tx.commit().await?;
         let view = self.manage_view(principal, &row, None);
         Ok((row, ty, view))
