@@ -101,18 +101,23 @@ impl Application {
             );
         }
         let store = self.services.store.clone();
-        let usage = self.services.auth.usage.clone();
         tracing::info!(addr = %self.addr, "listening");
-        server::serve(
-            self.listener,
-            self.endpoint,
-            self.limits,
-            signal,
-            Duration::from_secs(10),
-        )
-        .await
-        .context("serving HTTP")?;
-        usage.flush().await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let serving = async {
+            let served = server::serve(
+                self.listener,
+                self.endpoint,
+                self.limits,
+                signal,
+                Duration::from_secs(10),
+            )
+            .await;
+            stop.cancel();
+            served
+        };
+        // Background work lives inside this future: it ends when serving does.
+        let (served, ()) = tokio::join!(serving, self.services.background(stop.clone()));
+        served.context("serving HTTP")?;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -8,6 +8,7 @@ mod m0001_core;
 mod m0002_access;
 mod m0003_workflow;
 mod m0004_audit;
+mod m0005_schedules;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_access::Migration),
             Box::new(m0003_workflow::Migration),
             Box::new(m0004_audit::Migration),
+            Box::new(m0005_schedules::Migration),
         ]
     }
 }

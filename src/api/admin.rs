@@ -419,4 +419,16 @@ impl AdminApi {
             &json!({ "items": items, "next_cursor": next, "total": null }),
         ))
     }
+
+    /// Pending scheduled publishes and unpublishes, soonest first, of the types the
+    /// caller may read drafts of.
+    #[oai(path = "/schedules", method = "get", operation_id = "listSchedules")]
+    async fn schedules(&self, auth: Auth) -> ApiResult<Reply> {
+        let jobs = self.services.content.pending_schedules(&auth.0).await?;
+        let items: Vec<Value> = jobs.iter().map(super::entries::job_json).collect();
+        let total = items.len();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": null, "total": total }),
+        ))
+    }
 }

@@ -64,6 +64,25 @@ pub struct TransitionRequest {
     pub comment: Option<String>,
 }
 
+/// Body of a schedule: when to publish the current draft and/or when to unpublish.
+#[derive(Object)]
+#[oai(rename = "ScheduleRequest", deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// When to publish the draft as it is now (RFC 3339). Replaces a pending publish.
+    pub publish_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When to unpublish (RFC 3339). Replaces a pending unpublish.
+    pub unpublish_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub(crate) fn job_json(j: &crate::store::schedules::ScheduleRow) -> Value {
+    json!({
+        "id": j.id, "type": j.type_id, "entry_id": j.entry_id, "action": j.action,
+        "run_at": crate::domain::fmt_ts(&j.run_at), "version": j.version, "status": j.status,
+        "created_by": j.created_by, "created_at": crate::domain::fmt_ts(&j.created_at),
+        "done_at": j.done_at.as_ref().map(crate::domain::fmt_ts), "error": j.error,
+    })
+}
+
 fn manage_reply((row, ty, view): (EntryRow, Arc<TypeRow>, Visibility)) -> Reply {
     Reply::json(&entry(&row, &ty.def, &view, None)).header("etag", entry_etag(&row))
 }
@@ -371,6 +390,80 @@ impl EntriesApi {
         Ok(Reply::json(
             &json!({ "items": items, "next_cursor": null, "total": total }),
         ))
+    }
+
+    /// Schedule a publish (of the draft as it is now) and/or an unpublish. Needs the
+    /// `publish` right; runs once at the given time with the rights its author has then,
+    /// even across restarts and with several nodes.
+    #[oai(
+        path = "/:type_id/:id/schedule",
+        method = "post",
+        operation_id = "scheduleEntry"
+    )]
+    async fn schedule(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        body: Json<ScheduleRequest>,
+    ) -> ApiResult<Created> {
+        let jobs = self
+            .services
+            .content
+            .schedule(
+                &auth.0,
+                &type_id,
+                &id,
+                body.0.publish_at,
+                body.0.unpublish_at,
+            )
+            .await?;
+        let items: Vec<Value> = jobs.iter().map(job_json).collect();
+        Ok(Created(Reply::json(&json!({ "items": items }))))
+    }
+
+    /// An entry's scheduled jobs, newest first (pending, done, failed, cancelled).
+    #[oai(
+        path = "/:type_id/:id/schedule",
+        method = "get",
+        operation_id = "listEntrySchedule"
+    )]
+    async fn entry_schedule(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+    ) -> ApiResult<Reply> {
+        let jobs = self
+            .services
+            .content
+            .schedules_of(&auth.0, &type_id, &id)
+            .await?;
+        let items: Vec<Value> = jobs.iter().map(job_json).collect();
+        let total = items.len();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": null, "total": total }),
+        ))
+    }
+
+    /// Cancel a pending job.
+    #[oai(
+        path = "/:type_id/:id/schedule/:job_id",
+        method = "delete",
+        operation_id = "cancelEntrySchedule"
+    )]
+    async fn cancel_schedule(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        job_id: Path<String>,
+    ) -> ApiResult<NoContent> {
+        self.services
+            .content
+            .cancel_schedule(&auth.0, &type_id, &id, &job_id)
+            .await?;
+        Ok(NoContent)
     }
 
     /// Publish the current draft: delivery serves exactly this version until the next publish.

@@ -45,9 +45,19 @@ pub const OWNER_ACTIONS: &[&str] = &["read", "read_drafts", "update", "delete", 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Actor {
-    User { id: String, email: String },
-    Token { id: String },
+    User {
+        id: String,
+        email: String,
+    },
+    Token {
+        id: String,
+    },
     Anonymous,
+    /// The scheduler carrying out a job, with the rights of whoever scheduled it
+    /// (`user:<id>` or `token:<id>`).
+    Scheduler {
+        on_behalf_of: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,9 +89,11 @@ impl Principal {
         self.actor == Actor::Anonymous
     }
 
+    /// The user acting, directly or through a job they scheduled (ownership follows it).
     pub fn user_id(&self) -> Option<&str> {
         match &self.actor {
             Actor::User { id, .. } => Some(id),
+            Actor::Scheduler { on_behalf_of } => on_behalf_of.strip_prefix("user:"),
             _ => None,
         }
     }
@@ -92,6 +104,7 @@ impl Principal {
             Actor::User { id, .. } => format!("user:{id}"),
             Actor::Token { id } => format!("token:{id}"),
             Actor::Anonymous => "anonymous".into(),
+            Actor::Scheduler { on_behalf_of } => format!("scheduler:{on_behalf_of}"),
         }
     }
 }

@@ -94,7 +94,6 @@ impl Services {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
-        auth.usage.spawn_flusher(std::time::Duration::from_secs(30));
         Ok(Services {
             schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
             content: content::ContentService::new(
@@ -115,6 +114,19 @@ impl Services {
             authz,
             types,
         })
+    }
+}
+
+impl Services {
+    /// The node's background work (token use flushing, the scheduler), until `stop`.
+    /// Run inside the server's future, so it ends with it.
+    pub async fn background(&self, stop: tokio_util::sync::CancellationToken) {
+        tokio::join!(
+            self.auth
+                .usage
+                .run(std::time::Duration::from_secs(30), stop.clone()),
+            self.content.run_scheduler(stop),
+        );
     }
 }
 

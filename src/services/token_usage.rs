@@ -56,16 +56,16 @@ impl TokenUsage {
         }
     }
 
-    /// Flushes every `every` until the process ends.
-    pub fn spawn_flusher(&self, every: Duration) {
-        let usage = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                usage.flush().await;
+    /// Flushes every `every` until `stop`, then once more.
+    pub async fn run(&self, every: Duration, stop: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => self.flush().await,
             }
-        });
+        }
+        self.flush().await;
     }
 }

@@ -20,6 +20,7 @@ pub mod entries;
 pub mod events;
 pub mod indexes;
 pub mod query;
+pub mod schedules;
 pub mod workflow;
 
 use std::sync::Arc;

@@ -92,6 +92,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _pg: Option<PgDatabase>,
+    settings: Settings,
 }
 
 impl Drop for TestApp {
@@ -151,7 +152,16 @@ impl TestApp {
             ..Settings::default()
         };
         tweak(&mut settings);
-        let app = Application::build(settings)
+        Self::start(backend, settings, dir, pg).await
+    }
+
+    async fn start(
+        backend: Backend,
+        settings: Settings,
+        dir: Arc<tempfile::TempDir>,
+        pg: Option<PgDatabase>,
+    ) -> TestApp {
+        let app = Application::build(settings.clone())
             .await
             .expect("the application builds");
         let base = format!("http://{}", app.addr);
@@ -173,12 +183,34 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             _pg: pg,
+            settings,
         };
         t.token = t.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
             .as_str()
             .expect("access token")
             .to_string();
         t
+    }
+
+    /// Stops the server gracefully, then starts a new one on the same data (database and
+    /// data directory), as after a restart. `pause` runs while it is down.
+    pub async fn restart_after(mut self, pause: impl std::future::Future<Output = ()>) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        pause.await;
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".into();
+        Self::start(
+            self.backend,
+            settings,
+            self.data_dir.clone(),
+            self._pg.take(),
+        )
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {

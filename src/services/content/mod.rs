@@ -2,6 +2,7 @@
 //! unpublish, and the published-only delivery reads. Every write: access check →
 //! validation → one transaction (row + version + event) → commit.
 
+mod schedule;
 mod workflow;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct ContentService {
     authz: Authz,
     types: TypeCache,
     settings: Arc<Settings>,
+    /// Wakes this node's scheduler when a job is added.
+    scheduled: Arc<tokio::sync::Notify>,
 }
 
 /// The entity tag of an entry's management representation.
@@ -82,6 +85,7 @@ impl ContentService {
             authz,
             types,
             settings,
+            scheduled: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -664,47 +668,15 @@ impl ContentService {
         if !if_match_ok(if_match, &entry_etag(&row)) {
             return Err(stale(&row));
         }
-        let at = now();
-        if publish {
-            if row.published_version == Some(row.version) {
-                let view = self.manage_view(principal, &row, None);
-                return Ok((row, ty, view));
-            }
+        let op = if publish {
             workflow::check_publishable(&ty.def, &row)?;
-            // The draft may predate a schema change: publish only what fits the type now.
-            let doc = row.draft.as_object().cloned().unwrap_or_default();
-            validate::validate_document(&ty.def, &doc, false).map_err(|errs| {
-                let mut e = ApiError::validation(errs);
-                e.message = format!(
-                    "the draft does not fit the content type, so it cannot be published: {}",
-                    e.message
-                );
-                e
-            })?;
-            publish_in_place(&mut row, at);
+            PublishOp::Publish(None)
         } else {
-            if row.published_version.is_none() {
-                let view = self.manage_view(principal, &row, None);
-                return Ok((row, ty, view));
-            }
-            row.published = None;
-            row.published_version = None;
-            row.published_at = None;
-            row.status = "draft".into();
-            row.stage = workflow::first_stage(&ty.def);
-        }
-        row.rev += 1;
-        row.updated_at = at;
-        entries::update(&tx.txn, &row).await?;
-        let kind = if publish {
-            "entry.published"
-        } else {
-            "entry.unpublished"
+            PublishOp::Unpublish
         };
-        append(&tx.txn, kind, &row, principal).await?;
-        let details = serde_json::json!({ "version": row.version });
-        audit_entry(&tx.txn, principal, kind, &row, details).await?;
-        tx.commit().await?;
+        if publish_in(&tx.txn, &ty.def, &mut row, op, principal).await? {
+            tx.commit().await?;
+        }
         let view = self.manage_view(principal, &row, None);
         Ok((row, ty, view))
     }
@@ -921,6 +893,83 @@ fn check_message(message: Option<String>) -> ApiResult<Option<String>> {
         Some(m) if m.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
+}
+
+/// What a publish step does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PublishOp {
+    /// Put the draft live, or (scheduled publishes) the version it had when scheduled.
+    Publish(Option<i32>),
+    Unpublish,
+}
+
+/// Publishes or unpublishes `row` inside the caller's transaction, with its event and
+/// audit record; access and workflow checks are the caller's. Returns whether anything
+/// changed (publishing what is live, or unpublishing what is not, changes nothing).
+pub(crate) async fn publish_in(
+    c: &impl sea_orm::ConnectionTrait,
+    ty: &ContentTypeDef,
+    row: &mut EntryRow,
+    op: PublishOp,
+    principal: &Principal,
+) -> ApiResult<bool> {
+    let at = now();
+    let unfit = |errs| {
+        let mut e = ApiError::validation(errs);
+        e.message = format!(
+            "the draft does not fit the content type, so it cannot be published: {}",
+            e.message
+        );
+        e
+    };
+    match op {
+        PublishOp::Publish(version) => {
+            let n = version.unwrap_or(row.version);
+            if row.published_version == Some(n) {
+                return Ok(false);
+            }
+            if n == row.version {
+                // The draft may predate a schema change: publish only what fits the type now.
+                let doc = row.draft.as_object().cloned().unwrap_or_default();
+                validate::validate_document(ty, &doc, false).map_err(unfit)?;
+                publish_in_place(row, at);
+            } else {
+                let old = entries::get_version(c, &row.id, n).await?.ok_or_else(|| {
+                    ApiError::new(
+                        Code::VersionNotFound,
+                        format!("entry `{}` has no version {n} to publish", row.id),
+                    )
+                })?;
+                let doc = old.data.as_object().cloned().unwrap_or_default();
+                let doc = validate::validate_document(ty, &doc, false).map_err(unfit)?;
+                row.published = Some(Value::Object(doc));
+                row.published_version = Some(n);
+                row.published_at = Some(at);
+                row.status = "changed".into();
+            }
+        }
+        PublishOp::Unpublish => {
+            if row.published_version.is_none() {
+                return Ok(false);
+            }
+            row.published = None;
+            row.published_version = None;
+            row.published_at = None;
+            row.status = "draft".into();
+            row.stage = workflow::first_stage(ty);
+        }
+    }
+    row.rev += 1;
+    row.updated_at = at;
+    entries::update(c, row).await?;
+    let kind = match op {
+        PublishOp::Publish(_) => "entry.published",
+        PublishOp::Unpublish => "entry.unpublished",
+    };
+    append(c, kind, row, principal).await?;
+    let details = serde_json::json!({ "version": row.published_version.unwrap_or(row.version) });
+    audit_entry(c, principal, kind, row, details).await?;
+    Ok(true)
 }
 
 fn publish_in_place(row: &mut EntryRow, at: chrono::DateTime<chrono::Utc>) {
