@@ -148,6 +148,9 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
             services: services.clone(),
             public_url: public_url.to_string(),
         },
+        api::trash::TrashApi {
+            services: services.clone(),
+        },
     );
     let service = OpenApiService::new(apis, "Vellum", env!("CARGO_PKG_VERSION"))
         .description("Headless CMS API: delivery of published content, management of schema, entries, versions, users and access.")

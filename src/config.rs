@@ -48,6 +48,11 @@ pub struct Settings {
     pub log_format: String,
     /// Log filter, e.g. `info` or `vellum=debug,info` (`VELLUM_LOG`).
     pub log: String,
+    /// Seconds a deleted entry stays in the trash before it is purged for good (default
+    /// 30 days; 0: keep until purged by hand).
+    pub trash_retention_secs: u64,
+    /// How often the trash retention sweep runs, in seconds.
+    pub trash_sweep_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +76,8 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             log_format: "text".into(),
             log: "info".into(),
+            trash_retention_secs: 30 * 24 * 3600,
+            trash_sweep_interval_secs: 3600,
         }
     }
 }

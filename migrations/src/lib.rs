@@ -9,6 +9,7 @@ mod m0002_access;
 mod m0003_workflow;
 mod m0004_audit;
 mod m0005_schedules;
+mod m0006_trash;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_workflow::Migration),
             Box::new(m0004_audit::Migration),
             Box::new(m0005_schedules::Migration),
+            Box::new(m0006_trash::Migration),
         ]
     }
 }

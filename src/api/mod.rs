@@ -16,6 +16,7 @@ pub mod openapi_doc;
 pub mod openapi_types;
 pub mod ops;
 pub mod render;
+pub mod trash;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode};
 use poem::{IntoResponse, Request, Response};

@@ -127,7 +127,7 @@ impl DocSource {
                 return true;
             };
             let resource = match rest.split('/').next().unwrap_or_default() {
-                "entries" | "schedules" => return manages_entries,
+                "entries" | "schedules" | "trash" => return manages_entries,
                 "content-types" => "schema",
                 "events" => "audit",
                 other => other,

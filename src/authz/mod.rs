@@ -53,6 +53,8 @@ pub enum Actor {
         id: String,
     },
     Anonymous,
+    /// The server itself (retention sweeps).
+    System,
     /// The scheduler carrying out a job, with the rights of whoever scheduled it
     /// (`user:<id>` or `token:<id>`).
     Scheduler {
@@ -85,6 +87,15 @@ impl Principal {
         }
     }
 
+    /// The server acting on its own (retention), with no rights checked.
+    pub fn system() -> Principal {
+        Principal {
+            actor: Actor::System,
+            role: "admin".into(),
+            origin: Origin::default(),
+        }
+    }
+
     pub fn is_anonymous(&self) -> bool {
         self.actor == Actor::Anonymous
     }
@@ -105,6 +116,7 @@ impl Principal {
             Actor::Token { id } => format!("token:{id}"),
             Actor::Anonymous => "anonymous".into(),
             Actor::Scheduler { on_behalf_of } => format!("scheduler:{on_behalf_of}"),
+            Actor::System => "system".into(),
         }
     }
 }

@@ -227,6 +227,26 @@ pub struct TypeOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
     pub workflow: Option<WorkflowOption>,
+    /// How many past versions to keep (default: all). Published versions and versions a
+    /// pending schedule refers to are always kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub version_retention: Option<VersionRetention>,
+}
+
+/// Version retention: keep the last `keep_last` versions and/or those younger than
+/// `keep_days` days; a version either rule keeps is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(rename = "VersionRetention", deny_unknown_fields)]
+pub struct VersionRetention {
+    /// Keep at least this many of the newest versions (1 or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub keep_last: Option<u32>,
+    /// Keep versions younger than this many days (1 or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub keep_days: Option<u32>,
 }
 
 impl Default for TypeOptions {
@@ -238,6 +258,7 @@ impl Default for TypeOptions {
             title_field: None,
             slug_field: None,
             workflow: None,
+            version_retention: None,
         }
     }
 }
@@ -355,6 +376,18 @@ impl ContentTypeDef {
                     message: format!("there is no field named `{}`", clip(title)),
                 }),
             }
+        }
+        if let Some(r) = &self.options.version_retention
+            && (r.keep_last == Some(0)
+                || r.keep_days == Some(0)
+                || (r.keep_last.is_none() && r.keep_days.is_none())
+                || r.keep_days.is_some_and(|d| d > 36_500))
+        {
+            errs.push(FieldError {
+                field: "options.version_retention".into(),
+                code: "invalid_retention",
+                message: "give `keep_last` and/or `keep_days`, each 1 or more (leave the option out to keep every version)".into(),
+            });
         }
         if let Some(w) = &self.options.workflow {
             w.check(&mut errs);

@@ -125,7 +125,8 @@ impl Services {
             self.auth
                 .usage
                 .run(std::time::Duration::from_secs(30), stop.clone()),
-            self.content.run_scheduler(stop),
+            self.content.run_scheduler(stop.clone()),
+            self.content.run_trash_sweeper(stop),
         );
     }
 }

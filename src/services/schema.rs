@@ -274,12 +274,13 @@ impl SchemaService {
         }
         let tx = self.store.write().await?;
         let rows = entries::all_of_type(&tx.txn, api_id).await?;
-        if !rows.is_empty() && !force {
+        let trashed = crate::store::trash::ids_of_type(&tx.txn, api_id).await?;
+        if (!rows.is_empty() || !trashed.is_empty()) && !force {
             return Err(ApiError::new(
                 Code::SchemaChangeConflict,
-                format!("`{api_id}` has {} entries; delete them first or repeat with `?force=true` to delete them with the type", rows.len()),
+                format!("`{api_id}` has {} entries and {} in the trash; delete them first or repeat with `?force=true` to delete them with the type", rows.len(), trashed.len()),
             )
-            .with_details(serde_json::json!({ "entries": rows.len() })));
+            .with_details(serde_json::json!({ "entries": rows.len(), "trashed": trashed.len() })));
         }
         for row in &rows {
             entries::delete(&tx.txn, &row.id).await?;
@@ -293,6 +294,9 @@ impl SchemaService {
                 ),
             )
             .await?;
+        }
+        for id in &trashed {
+            crate::store::trash::purge(&tx.txn, id).await?;
         }
         content_types::delete(&tx.txn, api_id).await?;
         append(

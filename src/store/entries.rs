@@ -167,11 +167,15 @@ pub async fn update(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
     q.execute(c).await.map(|_| ())
 }
 
+/// Deletes an entry for good with everything kept about it (a type's deletion; single
+/// entries go to the trash instead).
 pub async fn delete(c: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("DELETE FROM entry_versions WHERE entry_id = ")
-        .bind(id);
-    q.execute(c).await?;
+    for table in ["entry_versions", "entry_transitions", "schedules"] {
+        let mut q = Sql::new(c.get_database_backend());
+        q.push(&format!("DELETE FROM {table} WHERE entry_id = "))
+            .bind(id);
+        q.execute(c).await?;
+    }
     let mut q = Sql::new(c.get_database_backend());
     q.push("DELETE FROM entries WHERE id = ").bind(id);
     q.execute(c).await.map(|_| ())
@@ -349,4 +353,45 @@ pub async fn get_version(
         .as_ref()
         .map(version_from_row)
         .transpose()
+}
+
+/// Prunes an entry's old versions under a retention rule: a version goes only when it
+/// is older than the newest `keep_last` and than `keep_days` (where given), is not the
+/// published version, and no pending schedule names it. Returns how many went.
+pub async fn prune_versions(
+    c: &impl ConnectionTrait,
+    row: &EntryRow,
+    keep_last: Option<u32>,
+    keep_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM entry_versions WHERE entry_id = ")
+        .bind(row.id.as_str());
+    if let Some(n) = keep_last {
+        q.push(" AND n <= ").bind(row.version - n as i32);
+    }
+    if let Some(d) = keep_days {
+        q.push(" AND created_at < ")
+            .bind_ts(now - chrono::Duration::days(i64::from(d)));
+    }
+    if let Some(p) = row.published_version {
+        q.push(" AND n <> ").bind(p);
+    }
+    q.push(" AND n <> ").bind(row.version);
+    q.push(" AND n NOT IN (SELECT version FROM schedules WHERE entry_id = ")
+        .bind(row.id.as_str())
+        .push(" AND status = 'pending' AND version IS NOT NULL)");
+    q.execute(c).await
+}
+
+/// How many versions of an entry are kept.
+pub async fn count_versions(c: &impl ConnectionTrait, entry_id: &str) -> Result<i64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT COUNT(*) AS n FROM entry_versions WHERE entry_id = ")
+        .bind(entry_id);
+    match q.fetch_one(c).await? {
+        Some(r) => get(&r, "n"),
+        None => Ok(0),
+    }
 }

@@ -21,6 +21,7 @@ pub mod events;
 pub mod indexes;
 pub mod query;
 pub mod schedules;
+pub mod trash;
 pub mod workflow;
 
 use std::sync::Arc;

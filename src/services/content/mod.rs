@@ -3,7 +3,10 @@
 //! validation → one transaction (row + version + event) → commit.
 
 mod schedule;
+mod trash;
 mod workflow;
+
+pub use trash::Trashed;
 
 use std::sync::Arc;
 
@@ -226,7 +229,7 @@ impl ContentService {
         }
         let id = new_id();
         let slug = self
-            .prepare_refs(&tx.txn, &ty.def, &locale, &mut doc, None)
+            .prepare_refs(&tx.txn, &ty.def, &locale, &mut doc, None, None)
             .await?;
         let at = now();
         let mut row = EntryRow {
@@ -263,7 +266,9 @@ impl ContentService {
     }
 
     /// Validates relations, unique fields and the slug of a document about to be saved;
-    /// derives the slug when it is empty. Returns the slug to store in the row.
+    /// derives the slug when it is empty. Returns the slug to store in the row. Only the
+    /// relation ids that are new against `previous` must exist: a link to an entry that
+    /// was since trashed or deleted stays stored (it resolves as absent), never an error.
     async fn prepare_refs(
         &self,
         c: &impl sea_orm::ConnectionTrait,
@@ -271,6 +276,7 @@ impl ContentService {
         locale: &str,
         doc: &mut Map<String, Value>,
         entry_id: Option<&str>,
+        previous: Option<&Value>,
     ) -> ApiResult<Option<String>> {
         let mut errors: Vec<FieldError> = Vec::new();
         for field in &ty.fields {
@@ -287,6 +293,16 @@ impl ContentService {
                             .collect(),
                         _ => continue,
                     };
+                    let before = previous.and_then(|p| p.get(&field.name));
+                    let was_there = |id: &String| match before {
+                        Some(Value::String(s)) => s == id,
+                        Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(id)),
+                        _ => false,
+                    };
+                    let ids: Vec<String> = ids.into_iter().filter(|id| !was_there(id)).collect();
+                    if ids.is_empty() {
+                        continue;
+                    }
                     let found = entries::existing_ids(c, target, &ids).await?;
                     if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
                         errors.push(FieldError {
@@ -570,7 +586,14 @@ impl ContentService {
         let mut doc =
             validate::validate_document(&ty.def, &merged, false).map_err(ApiError::validation)?;
         row.slug = self
-            .prepare_refs(&tx.txn, &ty.def, &row.locale.clone(), &mut doc, Some(id))
+            .prepare_refs(
+                &tx.txn,
+                &ty.def,
+                &row.locale.clone(),
+                &mut doc,
+                Some(id),
+                Some(&row.draft),
+            )
             .await?;
         let doc = Value::Object(doc);
         if doc == row.draft && message.is_none() {
@@ -599,6 +622,9 @@ impl ContentService {
         }
         entries::update(&tx.txn, &row).await.map_err(map_unique)?;
         record_version(&tx.txn, &row, principal, message).await?;
+        if let Some(r) = &ty.def.options.version_retention {
+            entries::prune_versions(&tx.txn, &row, r.keep_last, r.keep_days, at).await?;
+        }
         append(&tx.txn, "entry.updated", &row, principal).await?;
         if let Some((from, _)) = reset {
             let why = Some("changed after approval: back to review".to_string());
@@ -641,8 +667,7 @@ impl ContentService {
         if !if_match_ok(if_match, &entry_etag(&row)) {
             return Err(stale(&row));
         }
-        entries::delete(&tx.txn, id).await?;
-        append(&tx.txn, "entry.deleted", &row, principal).await?;
+        self.trash_in(&tx.txn, &row, principal).await?;
         let details = serde_json::json!({ "version": row.version });
         audit_entry(&tx.txn, principal, "entry.deleted", &row, details).await?;
         tx.commit().await?;
@@ -688,10 +713,11 @@ impl ContentService {
         id: &str,
         before: Option<i32>,
         limit: u64,
-    ) -> ApiResult<(Vec<VersionRow>, i32)> {
-        let (row, _, _) = self.get(principal, type_id, id).await?;
+    ) -> ApiResult<(Vec<VersionRow>, i64)> {
+        self.get(principal, type_id, id).await?;
         let list = entries::list_versions(self.store.db(), id, before, limit).await?;
-        Ok((list, row.version))
+        let kept = entries::count_versions(self.store.db(), id).await?;
+        Ok((list, kept))
     }
 
     pub async fn version(
