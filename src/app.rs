@@ -69,7 +69,8 @@ impl Application {
             }
         }
 
-        let endpoint = routes(&services, &public_url);
+        let proxies = api::client_addr::TrustedProxies::parse(&settings.trusted_proxies)?;
+        let endpoint = routes(&services, &public_url, proxies);
         Ok(Application {
             acceptor,
             endpoint,
@@ -106,10 +107,15 @@ impl Application {
     }
 }
 
-fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
+fn routes(
+    services: &Services,
+    public_url: &str,
+    proxies: api::client_addr::TrustedProxies,
+) -> BoxEndpoint<'static> {
     let apis = (
         api::auth::AuthApi {
             services: services.clone(),
+            proxies: Arc::new(proxies),
         },
         api::delivery::DeliveryApi {
             services: services.clone(),

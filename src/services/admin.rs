@@ -156,7 +156,7 @@ impl AdminService {
                 "not an email address like `name@example.com`",
             ));
         }
-        AuthService::check_password_strength(&new.password)?;
+        self.auth.check_password(&new.password, &email)?;
         if !self.role_exists(&new.role).await? {
             return Err(field_err(
                 "role",
@@ -164,7 +164,7 @@ impl AdminService {
                 format!("there is no role `{}`", new.role),
             ));
         }
-        let hash = AuthService::hash_password(new.password).await?;
+        let hash = self.auth.hash_password(new.password).await?;
         let at = now();
         let user = UserRow {
             id: new_id(),
@@ -238,8 +238,8 @@ impl AdminService {
         }
         let password_changed = patch.password.is_some();
         if let Some(password) = patch.password {
-            AuthService::check_password_strength(&password)?;
-            user.password_hash = AuthService::hash_password(password).await?;
+            self.auth.check_password(&password, &user.email)?;
+            user.password_hash = self.auth.hash_password(password).await?;
         }
         if let Some(active) = patch.active {
             if !active && p.user_id() == Some(id) {

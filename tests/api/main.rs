@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod auth;
 mod bad_input;
+mod login_hardening;
 mod openapi;
 mod ops;
 mod queries;
