@@ -73,7 +73,8 @@ impl Application {
         }
         drop(startup);
 
-        let endpoint = routes(&services, &public_url);
+        let proxies = api::client_addr::TrustedProxies::parse(&settings.trusted_proxies)?;
+        let endpoint = routes(&services, &public_url, proxies);
         Ok(Application {
             listener,
             endpoint,
@@ -124,10 +125,16 @@ impl Application {
     }
 }
 
-fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
+fn routes(
+    services: &Services,
+    public_url: &str,
+    proxies: api::client_addr::TrustedProxies,
+) -> BoxEndpoint<'static> {
+    let proxies = Arc::new(proxies);
     let apis = (
         api::auth::AuthApi {
             services: services.clone(),
+            proxies: proxies.clone(),
         },
         api::delivery::DeliveryApi {
             services: services.clone(),
@@ -178,6 +185,7 @@ fn routes(services: &Services, public_url: &str) -> BoxEndpoint<'static> {
         .at("/readyz", get(api::ops::readyz))
         .nest("/", guarded)
         .data(services.clone())
+        .data(proxies)
         .data(doc)
         .with(cors(&services.settings.cors_origins))
         .with(CatchPanic::new().with_handler(|_| {

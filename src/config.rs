@@ -53,6 +53,28 @@ pub struct Settings {
     pub trash_retention_secs: u64,
     /// How often the trash retention sweep runs, in seconds.
     pub trash_sweep_interval_secs: u64,
+    /// Shortest accepted password, in characters (at least 8).
+    pub password_min_length: usize,
+    /// Threads that hash and verify passwords (0: one per core). Each computation uses
+    /// 19 MiB, so this bounds the memory logins can take.
+    pub password_hash_threads: usize,
+    /// Password computations that may wait for a thread; beyond, 503 with `Retry-After`.
+    pub password_hash_queue: usize,
+    /// Failed logins per account (email, existing or not) in a window before it is locked
+    /// (0: no per-account limit).
+    pub login_max_failures_per_account: u32,
+    /// Failed logins per client address (IPv6: per /64) in a window before it is locked
+    /// (0: no per-address limit).
+    pub login_max_failures_per_address: u32,
+    /// The window failures are counted in, in seconds.
+    pub login_failure_window_secs: u64,
+    /// How long a locked account or address is refused (429 `rate_limited`), in seconds.
+    pub login_lockout_secs: u64,
+    /// Most accounts and most addresses the login throttle tracks (each, per node).
+    pub login_throttle_max_entries: usize,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
+    /// empty: the TCP peer is the client and the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Settings {
@@ -78,6 +100,15 @@ impl Default for Settings {
             log: "info".into(),
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
+            password_min_length: 12,
+            password_hash_threads: 0,
+            password_hash_queue: 32,
+            login_max_failures_per_account: 10,
+            login_max_failures_per_address: 50,
+            login_failure_window_secs: 900,
+            login_lockout_secs: 900,
+            login_throttle_max_entries: 100_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -134,6 +165,29 @@ impl Settings {
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be `text` or `json`"
         );
+        anyhow::ensure!(
+            (8..=crate::services::auth::policy::MAX_LENGTH).contains(&self.password_min_length),
+            "password_min_length must be between 8 and 256"
+        );
+        anyhow::ensure!(
+            self.password_hash_threads <= 256,
+            "password_hash_threads must be at most 256 (0: one per core)"
+        );
+        anyhow::ensure!(
+            self.password_hash_queue <= 100_000,
+            "password_hash_queue must be at most 100000"
+        );
+        let day = 24 * 3600;
+        anyhow::ensure!(
+            (1..=day).contains(&self.login_failure_window_secs)
+                && (1..=day).contains(&self.login_lockout_secs),
+            "login_failure_window_secs and login_lockout_secs must be between 1 and 86400"
+        );
+        anyhow::ensure!(
+            (10..=10_000_000).contains(&self.login_throttle_max_entries),
+            "login_throttle_max_entries must be between 10 and 10000000"
+        );
+        crate::api::client_addr::TrustedProxies::parse(&self.trusted_proxies)?;
         Ok(())
     }
 
@@ -177,6 +231,10 @@ mod tests {
             "idle_timeout_secs",
             "max_connections",
             "connection_queue_ms",
+            "password_min_length",
+            "password_hash_threads",
+            "login_max_failures_per_account",
+            "trusted_proxies",
         ] {
             assert!(
                 keys.iter().any(|k| k == key),

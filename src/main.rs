@@ -90,7 +90,10 @@ async fn run() -> anyhow::Result<()> {
             let password = match std::env::var("VELLUM_NEW_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
-                    eprintln!("password (10-256 characters), then Enter:");
+                    eprintln!(
+                        "password ({} to 256 characters, not a common one), then Enter:",
+                        settings.password_min_length
+                    );
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line)?;
                     line.trim_end_matches(['\r', '\n']).to_string()

@@ -1,14 +1,18 @@
 //! `/api/v1/auth`: login, refresh, logout, me.
 
+use std::sync::Arc;
+
 use poem::Request;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::registry::{MetaHeader, MetaResponses, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::json;
 
+use super::client_addr::TrustedProxies;
 use super::middleware::SessionFamily;
 use super::{Auth, NoContent, Reply};
 use crate::domain::fmt_ts;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::services::Services;
 use crate::services::auth::Tokens;
 
@@ -20,6 +24,50 @@ enum Tag {
 
 pub struct AuthApi {
     pub services: Services,
+    pub proxies: Arc<TrustedProxies>,
+}
+
+/// The login's errors: those of every operation, plus 503 when the password pool is
+/// full, and `Retry-After` on 429 and 503.
+pub struct LoginError(pub ApiError);
+
+impl From<LoginError> for poem::Error {
+    fn from(e: LoginError) -> poem::Error {
+        poem::Error::from(e.0)
+    }
+}
+
+impl ApiResponse for LoginError {
+    fn meta() -> MetaResponses {
+        let retry_after = || MetaHeader {
+            name: "Retry-After".into(),
+            description: Some("Seconds to wait before trying again".into()),
+            required: true,
+            deprecated: false,
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("integer"))),
+        };
+        let mut meta = ApiError::meta();
+        if let Some(r) = meta.responses.iter_mut().find(|r| r.status == Some(429)) {
+            r.description = "Too many failed logins for this account or from this address";
+            r.headers.push(retry_after());
+        }
+        let mut unavailable = ApiError::meta()
+            .responses
+            .into_iter()
+            .find(|r| r.status == Some(429))
+            .map(|mut r| {
+                r.status = Some(503);
+                r.description = "The server is busy checking other passwords";
+                r.headers = vec![retry_after()];
+                r
+            });
+        meta.responses.extend(unavailable.take());
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiError::register(registry);
+    }
 }
 
 /// Email and password.
@@ -63,13 +111,24 @@ fn tokens_reply(t: &Tokens) -> Reply {
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
 impl AuthApi {
     /// Log in with email and password: a short-lived access token and a refresh token.
+    ///
+    /// A wrong password, an unknown email and a disabled user all get the same 401.
+    /// Repeated failures lock the account (whether it exists or not) and the client
+    /// address for a while: 429 with `Retry-After`.
     #[oai(path = "/login", method = "post", operation_id = "login")]
-    async fn login(&self, body: Json<LoginRequest>) -> ApiResult<Reply> {
+    async fn login(&self, body: Json<LoginRequest>, req: &Request) -> Result<Reply, LoginError> {
+        let client = self.proxies.client_of(req);
         let tokens = self
             .services
             .auth
-            .login(&body.0.email, &body.0.password)
-            .await?;
+            .login(
+                &body.0.email,
+                &body.0.password,
+                client,
+                super::middleware::client_origin(req).user_agent,
+            )
+            .await
+            .map_err(LoginError)?;
         Ok(tokens_reply(&tokens))
     }
 

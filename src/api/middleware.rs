@@ -288,10 +288,14 @@ pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Res
 
 /// Where a request came from: the peer address and the user agent (clipped).
 pub fn client_origin(req: &Request) -> crate::authz::Origin {
-    let ip = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|addr| addr.ip().to_string());
+    // Behind trusted proxies the client is who they say; otherwise the TCP peer.
+    let ip = match req.data::<Arc<super::client_addr::TrustedProxies>>() {
+        Some(proxies) => proxies.client_of(req).map(|ip| ip.to_string()),
+        None => req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip().to_string()),
+    };
     let user_agent = req
         .headers()
         .get("user-agent")

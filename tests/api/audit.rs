@@ -8,6 +8,7 @@ use crate::both_backends;
 use crate::helpers::*;
 
 both_backends!(
+    logins_are_recorded_with_their_address,
     every_action_leaves_exactly_one_record,
     the_log_is_for_administrators_and_cannot_be_changed,
 );
@@ -130,6 +131,7 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
     )
     .await;
     call(Method::DELETE, path.clone(), None).await;
+    call(Method::DELETE, format!("/api/v1/manage/trash/{id}"), None).await;
     call(
         Method::DELETE,
         "/api/v1/manage/content-types/story".into(),
@@ -162,6 +164,7 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
             "role.deleted",
             "content_type.updated",
             "entry.deleted",
+            "entry.purged",
             "content_type.deleted",
         ]
     );
@@ -192,7 +195,7 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
 
     // Filters and keyset pages.
     let entry_only = audit(&app, &format!("resource_id={id}&limit=200")).await;
-    assert_eq!(entry_only.len(), 8, "{entry_only:?}");
+    assert_eq!(entry_only.len(), 9, "{entry_only:?}");
     let moves = audit(&app, "action=entry.transitioned").await;
     assert_eq!(moves.len(), 2);
     let (_, page1) = send(app.req(Method::GET, "/api/v1/manage/audit?limit=5")).await;
@@ -235,4 +238,39 @@ async fn the_log_is_for_administrators_and_cannot_be_changed(backend: Backend) {
         let (status, body) = send(app.req(Method::GET, &format!("/api/v1/manage/audit?{q}"))).await;
         assert!(status.is_client_error(), "{q}: {status} {body}");
     }
+}
+
+async fn logins_are_recorded_with_their_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let before = audit(&app, "resource=user&limit=200").await.len();
+    let (status, _) = send(
+        app.req_as(None, Method::POST, "/api/v1/auth/login")
+            .header("user-agent", "curl/8")
+            .json(&json!({"email": ADMIN_EMAIL, "password": "not-the-password"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(
+        app.req_as(None, Method::POST, "/api/v1/auth/login")
+            .header("user-agent", "curl/8")
+            .json(&json!({"email": "nobody@example.com", "password": "whatever-it-is"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let all = audit(&app, "resource=user&limit=200").await;
+    let new: Vec<&Value> = all[..all.len() - before].iter().rev().collect();
+    let actions: Vec<&str> = new.iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["auth.login_failed", "auth.login_failed", "auth.login"]
+    );
+    assert_eq!(new[0]["details"]["email"], ADMIN_EMAIL);
+    assert_eq!(new[1]["details"]["email"], "nobody@example.com");
+    assert_eq!(new[0]["user_agent"], "curl/8");
+    assert_eq!(new[0]["ip"], "127.0.0.1");
+    assert_eq!(new[0]["actor"], "anonymous");
+    assert_eq!(new[2]["actor_label"], ADMIN_EMAIL);
+    let text = serde_json::to_string(&new).expect("json");
+    assert!(!text.contains("not-the-password") && !text.contains("whatever-it-is"));
 }

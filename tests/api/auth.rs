@@ -810,10 +810,10 @@ async fn user_input_is_validated(backend: Backend) {
             "{answer}"
         );
     }
-    // Exactly ten characters is enough.
+    // Exactly twelve characters is enough.
     let (status, body) = send(
         app.req(Method::POST, "/api/v1/manage/users")
-            .json(&json!({"email": "ten@example.com", "password": "0123456789"})),
+            .json(&json!({"email": "ten@example.com", "password": "tulip-quartz"})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

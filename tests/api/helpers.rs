@@ -129,9 +129,46 @@ pub async fn create_pg_database() -> PgDatabase {
     PgDatabase { server, name }
 }
 
+/// A fresh database for a server run outside the harness (e.g. the real binary): its URL
+/// (`None`: SQLite in the data directory), dropped with the value.
+pub struct TestDatabase {
+    pub url: Option<String>,
+    _pg: Option<PgDatabase>,
+}
+
+pub async fn test_database(backend: Backend) -> TestDatabase {
+    match backend {
+        Backend::Sqlite => TestDatabase {
+            url: None,
+            _pg: None,
+        },
+        Backend::Postgres => {
+            let pg = create_pg_database().await;
+            TestDatabase {
+                url: Some(format!("{}/{}", pg.server, pg.name)),
+                _pg: Some(pg),
+            }
+        }
+    }
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// The app with some settings given by name, as in `vellum.toml`.
+    pub async fn spawn_configured(backend: Backend, settings: Value) -> TestApp {
+        Self::spawn_with(backend, move |s| {
+            let mut all = serde_json::to_value(&*s).expect("settings as JSON");
+            if let (Some(all), Some(set)) = (all.as_object_mut(), settings.as_object()) {
+                for (k, v) in set {
+                    all.insert(k.clone(), v.clone());
+                }
+            }
+            *s = serde_json::from_value(all).expect("settings known to this version");
+        })
+        .await
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {

@@ -14,7 +14,7 @@ use tokio::process::Command;
 use crate::both_backends;
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vellum");
+pub const BIN: &str = env!("CARGO_BIN_EXE_vellum");
 
 both_backends!(health_and_request_ids);
 
@@ -61,13 +61,13 @@ async fn health_and_request_ids(backend: Backend) {
 }
 
 /// Runs `vellum serve` and collects its (JSON) log lines.
-struct Served {
-    child: tokio::process::Child,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
+pub struct Served {
+    pub child: tokio::process::Child,
+    pub url: String,
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
-async fn serve(data_dir: &std::path::Path, envs: &[(&str, &str)]) -> Served {
+pub async fn serve(data_dir: &std::path::Path, envs: &[(&str, &str)]) -> Served {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .env_clear()
@@ -232,7 +232,7 @@ async fn cli_creates_users_and_reports_migrations() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("root@example.com"));
     let out = run(&["user", "create", "--email", "weak@example.com"], "short");
     assert!(!out.status.success(), "a weak password is refused");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("10 to 256"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12 to 256"));
     let out = run(
         &["user", "create", "--email", "root@example.com", "--admin"],
         "another-passphrase",

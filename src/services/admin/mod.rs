@@ -89,7 +89,7 @@ impl AdminService {
                 "not an email address like `name@example.com`",
             ));
         }
-        AuthService::check_password_strength(&new.password)?;
+        self.auth.check_password(&new.password, &email)?;
         if !self.role_exists(&new.role).await? {
             return Err(field_err(
                 "role",
@@ -97,7 +97,7 @@ impl AdminService {
                 format!("there is no role `{}`", clip(&new.role)),
             ));
         }
-        let hash = AuthService::hash_password(new.password).await?;
+        let hash = self.auth.hash_password(new.password).await?;
         let at = now();
         let user = UserRow {
             id: new_id(),
@@ -186,8 +186,8 @@ impl AdminService {
         self.check_delegable(p, &before.role, "the user's current role")?;
         let new_hash = match patch.password {
             Some(password) => {
-                AuthService::check_password_strength(&password)?;
-                Some(AuthService::hash_password(password).await?)
+                self.auth.check_password(&password, &before.email)?;
+                Some(self.auth.hash_password(password).await?)
             }
             None => None,
         };

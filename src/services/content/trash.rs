@@ -66,6 +66,7 @@ impl ContentService {
     ) -> ApiResult<Vec<Trashed>> {
         if let Some(t) = type_id {
             self.authz.check(principal, t, "read_drafts")?;
+            self.types.get(t)?;
         } else if principal.is_anonymous() {
             return Err(ApiError::unauthenticated());
         }

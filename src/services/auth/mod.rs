@@ -1,15 +1,26 @@
-//! Authentication: passwords (argon2id, hashed off the async threads), login, rotating
-//! refresh tokens with reuse detection, logout, and turning a bearer token into a
-//! [`Principal`].
+//! Authentication: passwords (argon2id on a bounded pool of hashing threads, see
+//! [`hasher`]), the password policy ([`policy`]), login with throttling and lockout
+//! ([`throttle`]), rotating refresh tokens with reuse detection, logout, and turning a
+//! bearer token into a [`Principal`].
 //!
 //! Access tokens are short-lived HS256 JWTs naming the user and their refresh family;
 //! each use checks that the user is active and the family not revoked, so logout and
 //! deactivation take effect at once. Refresh tokens and API tokens are random secrets
 //! stored only as SHA-256 hashes.
+//!
+//! A login answers one way for every failure to authenticate: a wrong password, an
+//! unknown email and a disabled user get the same 401 `invalid_credentials` after the same
+//! work (one lookup and one argon2 verification, against a dummy hash for unknown users);
+//! a locked account or address gets 429 `rate_limited` whether or not the account exists.
 
+pub mod hasher;
+pub mod policy;
+pub mod throttle;
+
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
@@ -17,6 +28,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use self::hasher::{HashError, HashPool};
+use self::policy::PasswordPolicy;
+use self::throttle::{LoginThrottle, ThrottleConfig};
 use crate::authz::{Actor, Principal};
 use crate::config::Settings;
 use crate::domain::now;
@@ -32,11 +46,17 @@ pub struct AuthService {
     store: Store,
     encoding: Arc<EncodingKey>,
     decoding: Arc<DecodingKey>,
-    /// Verified against when the email is unknown, so timing does not reveal which exist.
-    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// API token use, recorded in memory and written in batches.
     pub usage: super::token_usage::TokenUsage,
+    hashes: HashPool,
+    throttle: Arc<LoginThrottle>,
+    policy: PasswordPolicy,
 }
+
+/// Verified against when the email is unknown or the user disabled, so that answer takes
+/// as long as a wrong password. Same parameters as every new hash (a unit test checks);
+/// nobody knows its password, and it matches no user anyway.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$9J48lKXUoIC0tihuoHuMbg$p3EgdOU/605albtoJQBgOkWOlnPeJapW1N0sRS5NQQo";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -66,6 +86,30 @@ fn invalid_credentials() -> ApiError {
     ApiError::new(Code::InvalidCredentials, "email or password is wrong")
 }
 
+fn busy() -> ApiError {
+    ApiError::new(
+        Code::Unavailable,
+        "the server is busy checking other passwords; retry in a moment",
+    )
+    .with_header("retry-after", "1".into())
+}
+
+fn hash_error(e: HashError) -> ApiError {
+    match e {
+        HashError::Busy => busy(),
+        HashError::Failed(why) => ApiError::internal(why),
+    }
+}
+
+fn rate_limited(retry_after: StdDuration) -> ApiError {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    ApiError::new(
+        Code::RateLimited,
+        format!("too many failed logins; try again in {secs} seconds"),
+    )
+    .with_header("retry-after", secs.to_string())
+}
+
 fn invalid_token(why: &str) -> ApiError {
     ApiError::new(
         Code::InvalidToken,
@@ -77,70 +121,130 @@ impl AuthService {
     pub async fn new(settings: Arc<Settings>, store: Store) -> anyhow::Result<AuthService> {
         // One signing secret per instance, shared by every node through the database.
         let secret = repo::init_setting(store.db(), "jwt_secret", &random_secret()).await?;
+        let hashes = HashPool::start(settings.password_hash_threads, settings.password_hash_queue)?;
+        let throttle = LoginThrottle::new(ThrottleConfig {
+            max_per_account: settings.login_max_failures_per_account,
+            max_per_address: settings.login_max_failures_per_address,
+            window: StdDuration::from_secs(settings.login_failure_window_secs),
+            lockout: StdDuration::from_secs(settings.login_lockout_secs),
+            max_entries: settings.login_throttle_max_entries,
+        });
         Ok(AuthService {
+            policy: PasswordPolicy {
+                min_length: settings.password_min_length,
+            },
             settings,
             encoding: Arc::new(EncodingKey::from_secret(secret.as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
-            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
             usage: super::token_usage::TokenUsage::new(store.clone()),
             store,
+            hashes,
+            throttle: Arc::new(throttle),
         })
     }
 
-    pub async fn hash_password(password: String) -> ApiResult<String> {
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _guard = span.enter();
-            let salt: [u8; 16] = rand::random();
-            argon2::Argon2::default()
-                .hash_password_with_salt(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(ApiError::internal)
-        })
-        .await
-        .map_err(ApiError::internal)?
+    /// Hashes a password on the pool (503 `unavailable` when it is full).
+    pub async fn hash_password(&self, password: String) -> ApiResult<String> {
+        self.hashes.hash(password).await.map_err(hash_error)
     }
 
-    async fn verify_password(password: String, hash: String) -> bool {
-        tokio::task::spawn_blocking(move || {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false)
+    /// Applies the password policy to `password` for the user with `email`.
+    pub fn check_password(&self, password: &str, email: &str) -> ApiResult<()> {
+        self.policy
+            .check(password, email)
+            .map_err(|e| ApiError::validation(vec![e]))
     }
 
-    pub fn check_password_strength(password: &str) -> ApiResult<()> {
-        let n = password.chars().count();
-        if !(10..=256).contains(&n) {
-            return Err(ApiError::validation(vec![crate::error::FieldError {
-                field: "password".into(),
-                code: "weak_password",
-                message: "use 10 to 256 characters".into(),
-            }]));
-        }
-        Ok(())
+    pub fn password_min_length(&self) -> usize {
+        self.policy.min_length
     }
 
-    pub async fn login(&self, email: &str, password: &str) -> ApiResult<Tokens> {
-        let user = repo::user_by_email(self.store.db(), &email.trim().to_lowercase()).await?;
-        // Hash even for unknown users so timing does not reveal which emails exist.
+    /// Logs in with email and password; `client` is the caller's address (for throttling).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        user_agent: Option<String>,
+    ) -> ApiResult<Tokens> {
+        let email = email.trim().to_lowercase();
+        let origin = crate::authz::Origin {
+            ip: client.map(|ip| ip.to_string()),
+            user_agent,
+        };
+        let attempt = self
+            .throttle
+            .begin(&email, client)
+            .map_err(|locked| rate_limited(locked.retry_after))?;
+        let user = repo::user_by_email(self.store.db(), &email).await?;
+        // Verify even for unknown or disabled users so timing does not tell them apart.
         let (hash, user) = match user {
             Some(u) if u.active => (u.password_hash.clone(), Some(u)),
-            _ => (self.dummy_hash().await?, None),
+            _ => (DUMMY_HASH.to_string(), None),
         };
-        let ok = Self::verify_password(password.to_string(), hash).await;
+        let ok = match self.hashes.verify(password.to_string(), hash).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.throttle.abandoned(&attempt);
+                return Err(hash_error(e));
+            }
+        };
         let user = match (ok, user) {
             (true, Some(u)) => u,
-            _ => return Err(invalid_credentials()),
+            _ => {
+                self.audit_failed_login(&email, origin).await?;
+                return Err(invalid_credentials());
+            }
         };
+        self.throttle.succeeded(&attempt);
         let family = super::new_id();
         let tx = self.store.write().await?;
+        let who = Principal {
+            actor: Actor::User {
+                id: user.id.clone(),
+                email: user.email.clone(),
+            },
+            role: user.role.clone(),
+            origin,
+        };
         let tokens = self.issue(&tx.txn, user, &family).await?;
+        super::audit::record(
+            &tx.txn,
+            Some(&who),
+            super::audit::AuditEntry {
+                action: "auth.login",
+                resource: "user",
+                resource_id: Some(&tokens.user.id),
+                content_type: None,
+                details: serde_json::json!({}),
+            },
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(user = %tokens.user.id, "login");
         Ok(tokens)
+    }
+
+    /// The audit record of a failed login (the address and the email tried; the answer
+    /// to the caller is the same whatever the reason).
+    async fn audit_failed_login(&self, email: &str, origin: crate::authz::Origin) -> ApiResult<()> {
+        let mut who = Principal::anonymous();
+        who.origin = origin;
+        let tx = self.store.write().await?;
+        super::audit::record(
+            &tx.txn,
+            Some(&who),
+            super::audit::AuditEntry {
+                action: "auth.login_failed",
+                resource: "user",
+                resource_id: None,
+                content_type: None,
+                details: serde_json::json!({ "email": crate::error::clip(email) }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn issue(
@@ -235,15 +339,6 @@ impl AuthService {
         Ok(())
     }
 
-    /// A hash to verify against when the email is unknown, made on first need rather than
-    /// at start-up.
-    async fn dummy_hash(&self) -> ApiResult<String> {
-        self.dummy_hash
-            .get_or_try_init(|| Self::hash_password(random_secret()))
-            .await
-            .cloned()
-    }
-
     /// Resolves `Authorization: Bearer …` to a principal (and the session family, for
     /// access tokens).
     pub async fn authenticate(&self, bearer: &str) -> ApiResult<(Principal, Option<String>)> {
@@ -302,5 +397,31 @@ impl AuthService {
         repo::user_by_id(self.store.db(), id)
             .await?
             .ok_or_else(|| ApiError::new(Code::NotFound, "user not found"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_has_the_parameters_of_new_hashes() {
+        let params = |h: &str| h.rsplitn(3, '$').nth(2).map(str::to_string);
+        let fresh = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                HashPool::start(1, 0)
+                    .expect("pool")
+                    .hash("x".into())
+                    .await
+                    .expect("hash")
+            });
+        assert_eq!(params(DUMMY_HASH), params(&fresh));
+        assert!(
+            argon2::password_hash::phc::PasswordHash::new(DUMMY_HASH)
+                .is_ok_and(|h| h.salt.is_some() && h.hash.is_some_and(|o| o.len() == 32)),
+            "the dummy hash parses, so verifying against it costs a full computation"
+        );
     }
 }
