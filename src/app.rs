@@ -158,6 +158,9 @@ fn routes(
         api::trash::TrashApi {
             services: services.clone(),
         },
+        api::comments::CommentsApi {
+            services: services.clone(),
+        },
     );
     let service = OpenApiService::new(apis, "Vellum", env!("CARGO_PKG_VERSION"))
         .description("Headless CMS API: delivery of published content, management of schema, entries, versions, users and access.")

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod client_addr;
+pub mod comments;
 pub mod content_types;
 pub mod delivery;
 pub mod delivery_cache;

@@ -170,7 +170,12 @@ pub async fn update(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
 /// Deletes an entry for good with everything kept about it (a type's deletion; single
 /// entries go to the trash instead).
 pub async fn delete(c: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    for table in ["entry_versions", "entry_transitions", "schedules"] {
+    for table in [
+        "entry_versions",
+        "entry_transitions",
+        "schedules",
+        "entry_comments",
+    ] {
         let mut q = Sql::new(c.get_database_backend());
         q.push(&format!("DELETE FROM {table} WHERE entry_id = "))
             .bind(id);

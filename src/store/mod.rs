@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod comments;
 pub mod content_types;
 pub mod entries;
 pub mod events;

@@ -159,7 +159,13 @@ pub async fn ids_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<Vec<
 
 /// Removes an entry for good: its trash row, versions, moves, jobs.
 pub async fn purge(c: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    for table in ["trash", "entry_versions", "entry_transitions", "schedules"] {
+    for table in [
+        "trash",
+        "entry_versions",
+        "entry_transitions",
+        "schedules",
+        "entry_comments",
+    ] {
         let col = if table == "trash" { "id" } else { "entry_id" };
         let mut q = Sql::new(c.get_database_backend());
         q.push(&format!("DELETE FROM {table} WHERE {col} = "))

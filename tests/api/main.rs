@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod auth;
 mod bad_input;
+mod comments;
 mod concurrency;
 mod edge;
 mod grants;

@@ -2,10 +2,12 @@
 //! unpublish, and the published-only delivery reads. Every write: access check →
 //! validation → one transaction (row + version + event) → commit.
 
+mod comments;
 mod schedule;
 mod trash;
 mod workflow;
 
+pub use comments::CommentPatch;
 pub use trash::Trashed;
 
 use std::sync::Arc;

@@ -1,0 +1,147 @@
+//! `/api/v1/manage/entries/{type}/{id}/comments`: review comments on an entry's draft.
+
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::{Value, json};
+
+use super::{Auth, Created, NoContent, Reply};
+use crate::domain::fmt_ts;
+use crate::error::ApiResult;
+use crate::services::Services;
+use crate::services::content::CommentPatch;
+use crate::store::comments::CommentRow;
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Review comments on entries
+    Comments,
+}
+
+pub struct CommentsApi {
+    pub services: Services,
+}
+
+/// A new comment or reply.
+#[derive(Object)]
+#[oai(rename = "CommentCreate", deny_unknown_fields)]
+pub struct CommentCreate {
+    /// The text (1-10000 characters). `@name@example.com` mentions a user who may read
+    /// the draft.
+    pub body: String,
+    /// The comment this one replies to (same entry).
+    pub parent_id: Option<String>,
+}
+
+/// A change to a comment: its text (author only) and/or whether it is resolved.
+#[derive(Object)]
+#[oai(rename = "CommentUpdate", deny_unknown_fields)]
+pub struct CommentUpdate {
+    pub body: Option<String>,
+    pub resolved: Option<bool>,
+}
+
+fn comment_json(c: &CommentRow) -> Value {
+    json!({
+        "id": c.id, "entry_id": c.entry_id, "parent_id": c.parent_id, "author": c.author,
+        "author_label": c.author_label, "body": c.body, "mentions": c.mentions,
+        "resolved": c.resolved_at.is_some(), "resolved_at": c.resolved_at.as_ref().map(fmt_ts),
+        "resolved_by": c.resolved_by, "created_at": fmt_ts(&c.created_at),
+        "updated_at": fmt_ts(&c.updated_at),
+    })
+}
+
+#[OpenApi(prefix_path = "/api/v1/manage/entries", tag = "Tag::Comments")]
+impl CommentsApi {
+    /// An entry's comments, oldest first; replies carry `parent_id`.
+    #[oai(
+        path = "/:type_id/:id/comments",
+        method = "get",
+        operation_id = "listComments"
+    )]
+    async fn list(&self, auth: Auth, type_id: Path<String>, id: Path<String>) -> ApiResult<Reply> {
+        let list = self
+            .services
+            .content
+            .comments(&auth.0, &type_id, &id)
+            .await?;
+        let items: Vec<Value> = list.iter().map(comment_json).collect();
+        let total = items.len();
+        Ok(Reply::json(
+            &json!({ "items": items, "next_cursor": null, "total": total }),
+        ))
+    }
+
+    /// Comment on an entry, or reply to a comment.
+    #[oai(
+        path = "/:type_id/:id/comments",
+        method = "post",
+        operation_id = "createComment"
+    )]
+    async fn create(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        body: Json<CommentCreate>,
+    ) -> ApiResult<Created> {
+        let c = self
+            .services
+            .content
+            .add_comment(
+                &auth.0,
+                &type_id,
+                &id,
+                &body.0.body,
+                body.0.parent_id.as_deref(),
+            )
+            .await?;
+        Ok(Created(Reply::json(&comment_json(&c))))
+    }
+
+    /// Edit a comment's text (its author) or resolve / reopen it.
+    #[oai(
+        path = "/:type_id/:id/comments/:comment_id",
+        method = "patch",
+        operation_id = "updateComment"
+    )]
+    async fn update(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        comment_id: Path<String>,
+        body: Json<CommentUpdate>,
+    ) -> ApiResult<Reply> {
+        let patch = CommentPatch {
+            body: body.0.body,
+            resolved: body.0.resolved,
+        };
+        let c = self
+            .services
+            .content
+            .change_comment(&auth.0, &type_id, &id, &comment_id, patch)
+            .await?;
+        Ok(Reply::json(&comment_json(&c)))
+    }
+
+    /// Remove a comment and its replies (its author, or whoever may delete the entry).
+    #[oai(
+        path = "/:type_id/:id/comments/:comment_id",
+        method = "delete",
+        operation_id = "deleteComment"
+    )]
+    async fn delete(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+        comment_id: Path<String>,
+    ) -> ApiResult<NoContent> {
+        self.services
+            .content
+            .delete_comment(&auth.0, &type_id, &id, &comment_id)
+            .await?;
+        Ok(NoContent)
+    }
+}
