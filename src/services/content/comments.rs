@@ -140,9 +140,9 @@ impl ContentService {
         let tx = self.store.write().await?;
         let row = self.commentable(&tx.txn, principal, type_id, id).await?;
         if let Some(p) = parent_id
-            && !comments::by_id(&tx.txn, p)
+            && comments::by_id(&tx.txn, p)
                 .await?
-                .is_some_and(|c| c.entry_id == row.id)
+                .is_none_or(|c| c.entry_id != row.id)
         {
             return Err(ApiError::validation(vec![FieldError {
                 field: "parent_id".into(),
