@@ -400,3 +400,34 @@ pub async fn count_versions(c: &impl ConnectionTrait, entry_id: &str) -> Result<
         None => Ok(0),
     }
 }
+
+/// The retention sweep for one type: prunes versions older than `keep_days` (and beyond
+/// the newest `keep_last`, when given) of every live entry of the type, with the same
+/// exceptions as [`prune_versions`]. Trashed entries keep their history.
+pub async fn prune_type_versions(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    keep_last: Option<u32>,
+    keep_days: u32,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM entry_versions WHERE type_id = ")
+        .bind(type_id)
+        .push(" AND created_at < ")
+        .bind_ts(now - chrono::Duration::days(i64::from(keep_days)))
+        .push(
+            " AND EXISTS (SELECT 1 FROM entries e WHERE e.id = entry_versions.entry_id \
+             AND entry_versions.n <> e.version \
+             AND (e.published_version IS NULL OR entry_versions.n <> e.published_version)",
+        );
+    if let Some(n) = keep_last {
+        q.push(" AND entry_versions.n <= e.version - ")
+            .bind(i64::from(n));
+    }
+    q.push(
+        ") AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.entry_id = entry_versions.entry_id \
+         AND s.status = 'pending' AND s.version = entry_versions.n)",
+    );
+    q.execute(c).await
+}

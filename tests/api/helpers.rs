@@ -250,6 +250,11 @@ impl TestApp {
         .await
     }
 
+    /// The database this app runs on (for tests that must age rows, as time would).
+    pub fn database_url(&self) -> String {
+        self.settings.database_url()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

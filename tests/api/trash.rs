@@ -16,6 +16,7 @@ both_backends!(
     only_those_who_may_delete_restore_or_purge,
     the_retention_sweep_purges_old_trash,
     version_retention_keeps_what_it_must,
+    the_sweep_prunes_versions_by_age,
 );
 
 fn page_type() -> Value {
@@ -323,4 +324,47 @@ async fn version_retention_keeps_what_it_must(backend: Backend) {
         .await;
         assert_error(status, &body, 422, "validation_failed");
     }
+}
+
+async fn the_sweep_prunes_versions_by_age(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.trash_sweep_interval_secs = 1).await;
+    let mut def = page_type();
+    def["options"]["version_retention"] = json!({"keep_days": 7});
+    app.create_type(def).await;
+    let id = id_of(&app.create_entry("page", json!({"title": "v1"})).await);
+    let path = format!("/api/v1/manage/entries/page/{id}");
+    for n in 2..=4 {
+        send(
+            app.req(Method::PATCH, &path)
+                .json(&json!({"fields": {"title": format!("v{n}")}})),
+        )
+        .await;
+    }
+    app.publish("page", &id).await; // version 4 is live and current
+    // Age every version by a year, as time would.
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.database_url())
+        .await
+        .expect("db");
+    db.execute_unprepared(&format!(
+        "UPDATE entry_versions SET created_at = '2000-01-01T00:00:00.000000Z' WHERE entry_id = '{id}'"
+    ))
+    .await
+    .expect("age versions");
+    let _ = db.close().await;
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_, versions) = send(app.req(Method::GET, &format!("{path}/versions"))).await;
+        kept = versions["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["version"].as_i64())
+            .collect();
+        if kept.len() == 1 {
+            break;
+        }
+    }
+    assert_eq!(kept, [4], "old versions pruned, the live one kept");
 }

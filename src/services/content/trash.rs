@@ -244,7 +244,25 @@ impl ContentService {
         }
     }
 
-    /// The retention sweep, every `trash_sweep_interval_secs` until `stop`.
+    /// Prunes, for every type with `version_retention.keep_days`, the versions that rule
+    /// lets go (saves prune as they happen; this catches entries nobody saves).
+    pub async fn sweep_versions(&self) -> ApiResult<u64> {
+        let mut pruned = 0;
+        for ty in self.types.all() {
+            let Some(r) = &ty.def.options.version_retention else {
+                continue;
+            };
+            let Some(days) = r.keep_days else { continue };
+            let tx = self.store.write().await?;
+            pruned +=
+                entries::prune_type_versions(&tx.txn, &ty.def.api_id, r.keep_last, days, now())
+                    .await?;
+            tx.commit().await?;
+        }
+        Ok(pruned)
+    }
+
+    /// The retention sweeps (trash, versions), every `trash_sweep_interval_secs` until `stop`.
     pub async fn run_trash_sweeper(&self, stop: tokio_util::sync::CancellationToken) {
         let every = self.settings.trash_sweep_interval_secs.max(1);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
@@ -257,6 +275,11 @@ impl ContentService {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(purged = n, "trash retention: purged entries"),
                         Err(e) => tracing::warn!(error = %e.message, "trash retention sweep failed"),
+                    }
+                    match self.sweep_versions().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(pruned = n, "version retention: pruned versions"),
+                        Err(e) => tracing::warn!(error = %e.message, "version retention sweep failed"),
                     }
                 }
             }
