@@ -305,6 +305,25 @@ async fn field_write_rules_refuse_the_field_by_name(backend: Backend) {
         answers.push(body["error"].clone());
     }
     assert_eq!(answers[0], answers[1], "the answer reveals the value");
+    // A field one may write but not read is never echoed back by a write of others.
+    role(&app, "write_only", None).await;
+    app.grant("write_only", "staff", "update").await;
+    let (status, body) = policy(
+        &app,
+        json!({"role": "write_only", "resource": "staff", "action": "read_drafts",
+               "fields": {"deny": ["salary"]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, w) = app.user_token("writeonly@example.com", "write_only").await;
+    let (status, body) = send(
+        app.req_as(Some(&w), Method::PATCH, &path)
+            .json(&json!({"fields": {"name": "Ada K."}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["fields"].get("salary").is_none(), "{body}");
+    assert_eq!(body["fields"]["name"], "Ada K.");
 }
 
 async fn ownership_limits_reads_and_writes_to_own_entries(backend: Backend) {

@@ -140,7 +140,7 @@ impl ContentService {
     }
 
     /// What the caller sees of an entry on the management surface: what `read_drafts`
-    /// grants on it, plus the fields `wrote` lets them write (they know what they sent).
+    /// grants on it, plus the fields in `wrote` (the ones it just sent).
     fn manage_view(
         &self,
         principal: &Principal,
@@ -214,6 +214,8 @@ impl ContentService {
             &input.fields,
             None,
         )?;
+        // The response shows what the caller may read, plus what it just sent.
+        let sent = sent_fields(&input.fields);
         let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
         let mut doc = validate::validate_document(&ty.def, &input.fields, true)
             .map_err(ApiError::validation)?;
@@ -263,7 +265,7 @@ impl ContentService {
         let details = serde_json::json!({ "version": row.version, "locale": row.locale, "fields": field_names(&row.draft) });
         audit_entry(&tx.txn, principal, "entry.created", &row, details).await?;
         tx.commit().await?;
-        let view = self.manage_view(principal, &row, Some(&writable));
+        let view = self.manage_view(principal, &row, Some(&sent));
         Ok((row, ty, view))
     }
 
@@ -581,6 +583,7 @@ impl ContentService {
             &input.fields,
             row.draft.as_object(),
         )?;
+        let sent = sent_fields(&input.fields);
         let mut merged = row.draft.as_object().cloned().unwrap_or_default();
         for (k, v) in input.fields {
             merged.insert(k, v);
@@ -599,7 +602,7 @@ impl ContentService {
             .await?;
         let doc = Value::Object(doc);
         if doc == row.draft && message.is_none() {
-            let view = self.manage_view(principal, &row, Some(writable));
+            let view = self.manage_view(principal, &row, Some(&sent));
             return Ok((row, ty, view));
         }
         let at = now();
@@ -647,7 +650,7 @@ impl ContentService {
         };
         audit_entry(&tx.txn, principal, action, &row, details).await?;
         tx.commit().await?;
-        let view = self.manage_view(principal, &row, Some(writable));
+        let view = self.manage_view(principal, &row, Some(&sent));
         Ok((row, ty, view))
     }
 
@@ -804,11 +807,14 @@ impl ContentService {
         {
             input.fields.entry(key).or_insert(Value::Null);
         }
-        // Fields the caller may not write keep their current value: a restore never
-        // changes what the caller could not have changed by hand.
-        input
-            .fields
-            .retain(|key, _| ty.def.field(key).is_some() && writable.contains(key));
+        // Fields the caller may not write (or not read) keep their current value: a
+        // restore never changes what the caller could not have changed by hand.
+        let readable = self.manage_view(principal, &current, None);
+        input.fields.retain(|key, _| {
+            ty.def
+                .field(key)
+                .is_some_and(|f| writable.contains(key) && readable.can_read(f))
+        });
         self.update(principal, type_id, id, input, if_match).await
     }
 
@@ -887,6 +893,11 @@ async fn audit_entry(
 /// Callers without a user (API tokens, anonymous) own nothing.
 fn owns(principal: &Principal, row: &EntryRow) -> bool {
     principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
+}
+
+/// The fields a write names (after its rights were checked): a response may echo them.
+fn sent_fields(input: &Map<String, Value>) -> FieldSet {
+    FieldSet::Only(input.keys().cloned().collect())
 }
 
 /// The field names of a document (audit records name fields, never their values).
