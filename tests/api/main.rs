@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod access_matrix;
 mod audit;
 mod auth;
 mod bad_input;

@@ -131,20 +131,33 @@ impl ContentService {
         Ok(schedules::of_entry(self.store.db(), id).await?)
     }
 
-    /// Pending jobs of the types the caller may read drafts of, soonest first.
+    /// Pending jobs of the entries the caller may read drafts of, soonest first. An
+    /// owner-only grant shows the jobs of the caller's own entries, as `…/schedule` does.
     pub async fn pending_schedules(&self, principal: &Principal) -> ApiResult<Vec<ScheduleRow>> {
         if principal.is_anonymous() {
             return Err(ApiError::unauthenticated());
         }
         let jobs = schedules::with_status(self.store.db(), "pending", 500).await?;
-        Ok(jobs
-            .into_iter()
-            .filter(|j| {
-                self.authz
-                    .grant_of(&principal.role, &j.type_id, "read_drafts")
-                    .is_some()
-            })
-            .collect())
+        let mut visible = Vec::new();
+        for j in jobs {
+            let Some(grant) = self
+                .authz
+                .grant_of(&principal.role, &j.type_id, "read_drafts")
+            else {
+                continue;
+            };
+            // Owner-only grants are rare and callers without a user own nothing, so the
+            // entry is read only when ownership decides.
+            let readable = !grant.owner_only()
+                || (principal.user_id().is_some()
+                    && entries::get_one(self.store.db(), &j.type_id, &j.entry_id, false)
+                        .await?
+                        .is_some_and(|row| super::owns(principal, &row)));
+            if readable {
+                visible.push(j);
+            }
+        }
+        Ok(visible)
     }
 
     /// Cancels a pending job (the `publish` right on its entry).

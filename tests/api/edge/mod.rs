@@ -60,7 +60,7 @@ async fn read_response(stream: &mut TcpStream) -> (u16, String) {
 }
 
 /// Sends `request` on a new connection and reads the answer.
-async fn exchange(app: &TestApp, request: &str) -> (u16, String) {
+pub(crate) async fn exchange(app: &TestApp, request: &str) -> (u16, String) {
     let mut stream = connect(app).await;
     stream.write_all(request.as_bytes()).await.expect("send");
     read_response(&mut stream).await
