@@ -16,6 +16,7 @@ mod ops;
 mod queries;
 mod schedule;
 mod schema_changes;
+mod totp;
 mod trash;
 mod walkthrough;
 mod workflow;
