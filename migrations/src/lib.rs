@@ -10,6 +10,7 @@ mod m0003_workflow;
 mod m0004_audit;
 mod m0005_schedules;
 mod m0006_trash;
+mod m0007_totp;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_audit::Migration),
             Box::new(m0005_schedules::Migration),
             Box::new(m0006_trash::Migration),
+            Box::new(m0007_totp::Migration),
         ]
     }
 }
