@@ -75,6 +75,8 @@ pub struct Settings {
     /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
     /// empty: the TCP peer is the client and the header is ignored.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a login's TOTP challenge (between the password and the code) stays usable.
+    pub totp_challenge_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -109,6 +111,7 @@ impl Default for Settings {
             login_lockout_secs: 900,
             login_throttle_max_entries: 100_000,
             trusted_proxies: Vec::new(),
+            totp_challenge_ttl_secs: 300,
         }
     }
 }
@@ -187,6 +190,10 @@ impl Settings {
             (10..=10_000_000).contains(&self.login_throttle_max_entries),
             "login_throttle_max_entries must be between 10 and 10000000"
         );
+        anyhow::ensure!(
+            (1..=900).contains(&self.totp_challenge_ttl_secs),
+            "totp_challenge_ttl_secs must be between 1 and 900"
+        );
         crate::api::client_addr::TrustedProxies::parse(&self.trusted_proxies)?;
         Ok(())
     }
@@ -235,6 +242,7 @@ mod tests {
             "password_hash_threads",
             "login_max_failures_per_account",
             "trusted_proxies",
+            "totp_challenge_ttl_secs",
         ] {
             assert!(
                 keys.iter().any(|k| k == key),

@@ -11,6 +11,7 @@ mod m0004_audit;
 mod m0005_schedules;
 mod m0006_trash;
 mod m0007_comments;
+mod m0008_totp;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_schedules::Migration),
             Box::new(m0006_trash::Migration),
             Box::new(m0007_comments::Migration),
+            Box::new(m0008_totp::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use super::{Auth, Created, NoContent, Reply};
 use crate::domain::fmt_ts;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
-use crate::services::admin::{NewPolicy, NewUser, UserPatch};
+use crate::services::admin::{NewPolicy, NewUser, RolePatch, UserPatch};
 use crate::store::auth::{PolicyRow, RoleRow, TokenRow, UserRow};
 
 #[derive(poem_openapi::Tags)]
@@ -54,6 +54,19 @@ pub struct RoleCreate {
     pub description: String,
     /// A role whose rights this one inherits.
     pub inherits: Option<String>,
+    /// Its users must log in with TOTP; until they turn it on, their tokens reach only
+    /// the enrolment endpoints and `/auth/me` (403 `totp_enrolment_required` elsewhere).
+    #[oai(default)]
+    pub require_totp: bool,
+}
+
+/// Changes to a role (its name and parent stay).
+#[derive(Object)]
+#[oai(rename = "RoleUpdate", deny_unknown_fields)]
+pub struct RoleUpdate {
+    pub description: Option<String>,
+    /// See `RoleCreate.require_totp`; applies to live sessions at once.
+    pub require_totp: Option<bool>,
 }
 
 /// A policy: `role` may do `action` on `resource`.
@@ -89,11 +102,11 @@ pub struct TokenCreate {
 }
 
 fn user_json(u: &UserRow) -> Value {
-    json!({ "id": u.id, "email": u.email, "role": u.role, "active": u.active, "created_at": fmt_ts(&u.created_at), "updated_at": fmt_ts(&u.updated_at) })
+    json!({ "id": u.id, "email": u.email, "role": u.role, "active": u.active, "totp_enabled": u.totp_enabled, "created_at": fmt_ts(&u.created_at), "updated_at": fmt_ts(&u.updated_at) })
 }
 
 fn role_json(r: &RoleRow) -> Value {
-    json!({ "name": r.name, "description": r.description, "inherits": r.inherits, "builtin": r.builtin })
+    json!({ "name": r.name, "description": r.description, "inherits": r.inherits, "builtin": r.builtin, "require_totp": r.require_totp })
 }
 
 fn policy_json(p: &PolicyRow) -> Value {
@@ -186,6 +199,18 @@ impl AdminApi {
         Ok(Reply::json(&user_json(&u)))
     }
 
+    /// Reset a user's TOTP (a lost phone): removes it and its recovery codes and ends
+    /// the user's sessions; they log in with the password alone, then enrol again.
+    #[oai(
+        path = "/users/:id/totp",
+        method = "delete",
+        operation_id = "resetUserTotp"
+    )]
+    async fn reset_user_totp(&self, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
+        self.services.admin.reset_totp(&auth.0, &id).await?;
+        Ok(NoContent)
+    }
+
     /// Delete a user.
     #[oai(path = "/users/:id", method = "delete", operation_id = "deleteUser")]
     async fn delete_user(&self, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
@@ -214,9 +239,30 @@ impl AdminApi {
         let r = self
             .services
             .admin
-            .create_role(&auth.0, &b.name, &b.description, b.inherits)
+            .create_role(&auth.0, &b.name, &b.description, b.inherits, b.require_totp)
             .await?;
         Ok(Created(Reply::json(&role_json(&r))))
+    }
+
+    /// Change a role's description or `require_totp` (within your own rights).
+    #[oai(path = "/roles/:name", method = "patch", operation_id = "updateRole")]
+    async fn update_role(
+        &self,
+        auth: Auth,
+        name: Path<String>,
+        body: Json<RoleUpdate>,
+    ) -> ApiResult<Reply> {
+        let b = body.0;
+        let patch = RolePatch {
+            description: b.description,
+            require_totp: b.require_totp,
+        };
+        let r = self
+            .services
+            .admin
+            .update_role(&auth.0, &name, patch)
+            .await?;
+        Ok(Reply::json(&role_json(&r)))
     }
 
     /// Delete a role that nobody uses (built-in roles stay).

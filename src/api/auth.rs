@@ -1,4 +1,5 @@
-//! `/api/v1/auth`: login, refresh, logout, me.
+//! `/api/v1/auth`: login (with its TOTP code step), refresh, logout, me, and a user's own
+//! TOTP enrolment (`/totp/setup`, `/totp/enable`, `/totp/disable`).
 
 use std::sync::Arc;
 
@@ -12,9 +13,10 @@ use super::client_addr::TrustedProxies;
 use super::middleware::SessionFamily;
 use super::{Auth, NoContent, Reply};
 use crate::domain::fmt_ts;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::services::Services;
 use crate::services::auth::Tokens;
+use crate::services::auth::two_factor::SecondFactor;
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -47,6 +49,11 @@ impl ApiResponse for LoginError {
             schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("integer"))),
         };
         let mut meta = ApiError::meta();
+        if let Some(r) = meta.responses.iter_mut().find(|r| r.status == Some(401)) {
+            r.description = "`invalid_credentials` (a wrong password); at login, `totp_required` \
+                after the right password when TOTP is on, with `details.challenge` for \
+                POST /api/v1/auth/login/totp; there, `invalid_totp_code` or `invalid_challenge`";
+        }
         if let Some(r) = meta.responses.iter_mut().find(|r| r.status == Some(429)) {
             r.description = "Too many failed logins for this account or from this address";
             r.headers.push(retry_after());
@@ -97,6 +104,64 @@ pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
 
+/// The code step of a login: the challenge from `totp_required` and either a code or a
+/// recovery code.
+#[derive(Object)]
+#[oai(rename = "LoginTotpRequest", deny_unknown_fields)]
+pub struct LoginTotpRequest {
+    #[oai(validator(max_length = 128))]
+    pub challenge: String,
+    /// Six digits from the authenticator app.
+    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    pub code: Option<String>,
+    /// One of the recovery codes (`abcd-efgh-ijkl-mnop`; case and dashes do not matter).
+    #[oai(validator(pattern = "^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$"))]
+    pub recovery_code: Option<String>,
+}
+
+/// The current password, to start enrolment.
+#[derive(Object)]
+#[oai(rename = "TotpSetupRequest", deny_unknown_fields)]
+pub struct TotpSetupRequest {
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+}
+
+/// A code of the new secret, to turn TOTP on.
+#[derive(Object)]
+#[oai(rename = "TotpEnableRequest", deny_unknown_fields)]
+pub struct TotpEnableRequest {
+    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    pub code: String,
+}
+
+/// The password and a code (or a recovery code), to turn TOTP off.
+#[derive(Object)]
+#[oai(rename = "TotpDisableRequest", deny_unknown_fields)]
+pub struct TotpDisableRequest {
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    pub code: Option<String>,
+    #[oai(validator(pattern = "^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$"))]
+    pub recovery_code: Option<String>,
+}
+
+/// Exactly one of a code and a recovery code (422 otherwise).
+fn second_factor(code: Option<String>, recovery_code: Option<String>) -> ApiResult<SecondFactor> {
+    let problem = match (code, recovery_code) {
+        (Some(c), None) => return Ok(SecondFactor::Code(c)),
+        (None, Some(r)) => return Ok(SecondFactor::RecoveryCode(r)),
+        (None, None) => "send `code` (six digits) or `recovery_code`",
+        (Some(_), Some(_)) => "send `code` or `recovery_code`, not both",
+    };
+    Err(ApiError::validation(vec![FieldError {
+        field: "code".into(),
+        code: "required",
+        message: problem.into(),
+    }]))
+}
+
 fn tokens_reply(t: &Tokens) -> Reply {
     Reply::json(&json!({
         "access_token": t.access_token,
@@ -114,7 +179,9 @@ impl AuthApi {
     ///
     /// A wrong password, an unknown email and a disabled user all get the same 401.
     /// Repeated failures lock the account (whether it exists or not) and the client
-    /// address for a while: 429 with `Retry-After`.
+    /// address for a while: 429 with `Retry-After`. With TOTP on, the right password gets
+    /// 401 `totp_required` instead, with `details.challenge` (one-time, short-lived) for
+    /// `POST /api/v1/auth/login/totp`.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(&self, body: Json<LoginRequest>, req: &Request) -> Result<Reply, LoginError> {
         let client = self.proxies.client_of(req);
@@ -130,6 +197,96 @@ impl AuthApi {
             .await
             .map_err(LoginError)?;
         Ok(tokens_reply(&tokens))
+    }
+
+    /// The code step of a login with TOTP: the challenge and a code from the
+    /// authenticator app (or a recovery code, spent by its use) give the normal tokens.
+    ///
+    /// A code works once; wrong codes count toward the login lockout like wrong
+    /// passwords (401 `invalid_totp_code`); a challenge completes one login, and is dead
+    /// after five wrong codes or its lifetime (401 `invalid_challenge`).
+    #[oai(path = "/login/totp", method = "post", operation_id = "loginTotp")]
+    async fn login_totp(
+        &self,
+        body: Json<LoginTotpRequest>,
+        req: &Request,
+    ) -> Result<Reply, LoginError> {
+        let b = body.0;
+        let factor = second_factor(b.code, b.recovery_code).map_err(LoginError)?;
+        let tokens = self
+            .services
+            .auth
+            .login_second_factor(
+                &b.challenge,
+                factor,
+                self.proxies.client_of(req),
+                super::middleware::client_origin(req).user_agent,
+            )
+            .await
+            .map_err(LoginError)?;
+        Ok(tokens_reply(&tokens))
+    }
+
+    /// Start TOTP enrolment (needs the current password): a new secret, as base32 and
+    /// as an `otpauth://` URI for a QR code. Not active until `/totp/enable` confirms a
+    /// code of it; a new setup replaces one not yet confirmed.
+    #[oai(path = "/totp/setup", method = "post", operation_id = "totpSetup")]
+    async fn totp_setup(
+        &self,
+        auth: Auth,
+        body: Json<TotpSetupRequest>,
+        req: &Request,
+    ) -> Result<Reply, LoginError> {
+        let setup = self
+            .services
+            .auth
+            .totp_setup(&auth.0, &body.0.password, self.proxies.client_of(req))
+            .await
+            .map_err(LoginError)?;
+        Ok(
+            Reply::json(&json!({ "secret": setup.secret, "otpauth_uri": setup.otpauth_uri }))
+                .header("cache-control", "no-store"),
+        )
+    }
+
+    /// Turn TOTP on with a code of the secret from `/totp/setup`. Answers ten recovery
+    /// codes, this once (each logs in once in place of a code); the user's other
+    /// sessions end.
+    #[oai(path = "/totp/enable", method = "post", operation_id = "totpEnable")]
+    async fn totp_enable(
+        &self,
+        auth: Auth,
+        body: Json<TotpEnableRequest>,
+        req: &Request,
+    ) -> ApiResult<Reply> {
+        let own = req
+            .extensions()
+            .get::<SessionFamily>()
+            .map(|f| f.0.as_str());
+        let codes = self
+            .services
+            .auth
+            .totp_enable(&auth.0, &body.0.code, own)
+            .await?;
+        Ok(Reply::json(&json!({ "recovery_codes": codes })).header("cache-control", "no-store"))
+    }
+
+    /// Turn TOTP off: the current password and a code (or a recovery code).
+    #[oai(path = "/totp/disable", method = "post", operation_id = "totpDisable")]
+    async fn totp_disable(
+        &self,
+        auth: Auth,
+        body: Json<TotpDisableRequest>,
+        req: &Request,
+    ) -> Result<NoContent, LoginError> {
+        let b = body.0;
+        let factor = second_factor(b.code, b.recovery_code).map_err(LoginError)?;
+        self.services
+            .auth
+            .totp_disable(&auth.0, &b.password, factor, self.proxies.client_of(req))
+            .await
+            .map_err(LoginError)?;
+        Ok(NoContent)
     }
 
     /// Exchange a refresh token for new tokens. Each refresh token works once; reusing
@@ -167,7 +324,13 @@ impl AuthApi {
         let body = match p.user_id() {
             Some(id) => {
                 let u = self.services.auth.user(id).await?;
-                json!({ "kind": "user", "id": u.id, "email": u.email, "role": u.role, "created_at": fmt_ts(&u.created_at) })
+                json!({
+                    "kind": "user", "id": u.id, "email": u.email, "role": u.role,
+                    "created_at": fmt_ts(&u.created_at),
+                    "totp_enabled": u.totp_enabled,
+                    "totp_required": u.role_requires_totp,
+                    "totp_enrolment_required": u.role_requires_totp && !u.totp_enabled,
+                })
             }
             None => {
                 json!({ "kind": "token", "id": p.actor_ref().trim_start_matches("token:"), "role": p.role })

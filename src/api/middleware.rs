@@ -277,7 +277,7 @@ pub fn input_guard(
 /// anonymous (the `public` role); a header that does not check out is 401 at once, never
 /// silently anonymous.
 pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Result<Request> {
-    let (mut principal, family) = principal_of(&auth, req.headers()).await?;
+    let (mut principal, family) = principal_of(&auth, req.headers(), req.uri().path()).await?;
     principal.origin = client_origin(&req);
     if let Some(f) = family {
         req.extensions_mut().insert(SessionFamily(f));
@@ -304,11 +304,24 @@ pub fn client_origin(req: &Request) -> crate::authz::Origin {
     crate::authz::Origin { ip, user_agent }
 }
 
+/// What a token that may only enrol TOTP can reach: who am I, the enrolment itself, and
+/// ending or renewing the session. Exact paths: anything else, however spelt, is refused.
+const ENROLMENT_PATHS: &[&str] = &[
+    "/api/v1/auth/me",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/totp/setup",
+    "/api/v1/auth/totp/enable",
+];
+
 /// The caller named by the `Authorization` header (anonymous without one), with the
-/// session family of a user's access token.
+/// session family of a user's access token. A user whose role requires TOTP and who has
+/// none yet reaches only [`ENROLMENT_PATHS`] (403 `totp_enrolment_required` elsewhere):
+/// a gate on the whole session, before any per-resource check.
 pub async fn principal_of(
     auth: &AuthService,
     headers: &poem::http::HeaderMap,
+    path: &str,
 ) -> Result<(Principal, Option<String>), ApiError> {
     let header = headers
         .get("authorization")
@@ -328,7 +341,14 @@ pub async fn principal_of(
                 .ok_or_else(|| {
                     ApiError::new(Code::InvalidToken, "use `Authorization: Bearer <token>`")
                 })?;
-            auth.authenticate(token).await
+            let found = auth.authenticate(token).await?;
+            if found.totp_enrolment_only && !ENROLMENT_PATHS.contains(&path) {
+                return Err(ApiError::new(
+                    Code::TotpEnrolmentRequired,
+                    "your role requires two-factor login: turn it on first (POST /api/v1/auth/totp/setup, then /api/v1/auth/totp/enable)",
+                ));
+            }
+            Ok((found.principal, found.family))
         }
     }
 }

@@ -217,7 +217,10 @@ const ERROR_STATUSES: &[(u16, &str)] = &[
         "Bad request: malformed JSON, an unknown parameter, field or operator, a bad cursor",
     ),
     (401, "No or invalid bearer token"),
-    (403, "The caller's role does not allow this"),
+    (
+        403,
+        "The caller's role does not allow this; `totp_enrolment_required`: the role requires TOTP, turn it on first",
+    ),
     (404, "No such content type, entry or resource"),
     (
         409,

@@ -140,7 +140,7 @@ impl DocSource {
 /// The document for whoever asks: anonymous callers get what `public` may use, a token
 /// or user what its role may use. A bad `Authorization` header is a 401, as everywhere.
 async fn caller_role(services: &Services, req: &Request) -> Result<Option<String>, Response> {
-    match super::middleware::principal_of(&services.auth, req.headers()).await {
+    match super::middleware::principal_of(&services.auth, req.headers(), req.uri().path()).await {
         Ok((p, _)) => Ok(Some(p.role)),
         Err(e) => Err(poem::error::ResponseError::as_response(&e)),
     }

@@ -1,10 +1,15 @@
-//! Users, refresh-token sessions, API tokens, roles, policies and instance settings.
+//! Users, refresh-token sessions, API tokens and instance settings; roles and policies
+//! (in [`super::roles`]) are re-exported here, where their callers look for them.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
-use serde_json::Value;
 
 use super::{Sql, get};
+
+pub use super::roles::{
+    PolicyRow, RoleRow, delete_policy, delete_role, insert_policy, insert_role, list_policies,
+    list_roles, role_in_use, update_role,
+};
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -15,9 +20,20 @@ pub struct UserRow {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Read only: TOTP is on (a `user_totp` row that was enabled).
+    pub totp_enabled: bool,
+    /// Read only: the user's role has `require_totp`.
+    pub role_requires_totp: bool,
 }
 
 const USER_COLS: &str = "id, email, password_hash, role, active, created_at, updated_at";
+
+/// The user columns with the two-factor state, for reads (`u` is `users`).
+const USER_SELECT: &str = "SELECT u.id, u.email, u.password_hash, u.role, u.active, \
+     u.created_at, u.updated_at, \
+     CASE WHEN EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) \
+     THEN 1 ELSE 0 END AS totp_enabled, r.require_totp AS role_requires_totp \
+     FROM users u JOIN roles r ON r.name = u.role";
 
 fn user_from(r: &QueryResult) -> Result<UserRow, DbErr> {
     Ok(UserRow {
@@ -28,6 +44,8 @@ fn user_from(r: &QueryResult) -> Result<UserRow, DbErr> {
         active: get(r, "active")?,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
+        totp_enabled: get::<i32>(r, "totp_enabled")? != 0,
+        role_requires_totp: get(r, "role_requires_totp")?,
     })
 }
 
@@ -36,21 +54,20 @@ pub async fn user_by_email(
     email: &str,
 ) -> Result<Option<UserRow>, DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {USER_COLS} FROM users WHERE email = "))
+    q.push(&format!("{USER_SELECT} WHERE u.email = "))
         .bind(email);
     q.fetch_one(c).await?.as_ref().map(user_from).transpose()
 }
 
 pub async fn user_by_id(c: &impl ConnectionTrait, id: &str) -> Result<Option<UserRow>, DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {USER_COLS} FROM users WHERE id = "))
-        .bind(id);
+    q.push(&format!("{USER_SELECT} WHERE u.id = ")).bind(id);
     q.fetch_one(c).await?.as_ref().map(user_from).transpose()
 }
 
 pub async fn list_users(c: &impl ConnectionTrait) -> Result<Vec<UserRow>, DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push(&format!("SELECT {USER_COLS} FROM users ORDER BY email"));
+    q.push(&format!("{USER_SELECT} ORDER BY u.email"));
     q.fetch_all(c).await?.iter().map(user_from).collect()
 }
 
@@ -198,6 +215,25 @@ pub async fn revoke_user_sessions(
     q.execute(c).await.map(|_| ())
 }
 
+/// Ends every session of a user but those of one refresh family (the caller's own).
+pub async fn revoke_other_sessions(
+    c: &impl ConnectionTrait,
+    user_id: &str,
+    keep_family: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("UPDATE sessions SET revoked_at = ")
+        .bind_ts(now)
+        .push(" WHERE user_id = ")
+        .bind(user_id)
+        .push(" AND revoked_at IS NULL");
+    if let Some(family) = keep_family {
+        q.push(" AND family_id <> ").bind(family);
+    }
+    q.execute(c).await.map(|_| ())
+}
+
 /// Whether a refresh family still has a live (unrevoked) member: access tokens name
 /// their family, and stop working when it is revoked.
 pub async fn family_active(c: &impl ConnectionTrait, family_id: &str) -> Result<bool, DbErr> {
@@ -317,134 +353,6 @@ pub async fn touch_token(
         .push(" WHERE id = ")
         .bind(id);
     q.execute(c).await.map(|_| ())
-}
-
-#[derive(Debug, Clone)]
-pub struct RoleRow {
-    pub name: String,
-    pub description: String,
-    pub inherits: Option<String>,
-    pub builtin: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-pub async fn list_roles(c: &impl ConnectionTrait) -> Result<Vec<RoleRow>, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("SELECT name, description, inherits, builtin, created_at FROM roles ORDER BY name");
-    q.fetch_all(c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(RoleRow {
-                name: get(r, "name")?,
-                description: get(r, "description")?,
-                inherits: get(r, "inherits")?,
-                builtin: get(r, "builtin")?,
-                created_at: get(r, "created_at")?,
-            })
-        })
-        .collect()
-}
-
-pub async fn insert_role(c: &impl ConnectionTrait, r: &RoleRow) -> Result<(), DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("INSERT INTO roles (name, description, inherits, builtin, created_at) VALUES (")
-        .bind(r.name.as_str())
-        .push(", ")
-        .bind(r.description.as_str())
-        .push(", ")
-        .bind(r.inherits.clone())
-        .push(", ")
-        .bind(r.builtin)
-        .push(", ")
-        .bind_ts(r.created_at)
-        .push(")");
-    q.execute(c).await.map(|_| ())
-}
-
-/// Deletes a custom role, with the revoked API tokens that still name it.
-pub async fn delete_role(c: &impl ConnectionTrait, name: &str) -> Result<u64, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("DELETE FROM api_tokens WHERE role = ")
-        .bind(name)
-        .push(" AND revoked_at IS NOT NULL");
-    q.execute(c).await?;
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("DELETE FROM roles WHERE name = ")
-        .bind(name)
-        .push(" AND builtin = ")
-        .bind(false);
-    q.execute(c).await
-}
-
-pub async fn role_in_use(c: &impl ConnectionTrait, name: &str) -> Result<bool, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("SELECT 1 AS x FROM users WHERE role = ")
-        .bind(name)
-        .push(" UNION ALL SELECT 1 AS x FROM api_tokens WHERE role = ")
-        .bind(name)
-        .push(" AND revoked_at IS NULL UNION ALL SELECT 1 AS x FROM roles WHERE inherits = ")
-        .bind(name);
-    Ok(q.fetch_one(c).await?.is_some())
-}
-
-#[derive(Debug, Clone)]
-pub struct PolicyRow {
-    pub id: String,
-    pub role: String,
-    pub resource: String,
-    pub action: String,
-    pub fields: Option<Value>,
-    pub condition: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-pub async fn list_policies(c: &impl ConnectionTrait) -> Result<Vec<PolicyRow>, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("SELECT id, role, resource, action, fields, condition, created_at FROM policies ORDER BY role, resource, action");
-    q.fetch_all(c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(PolicyRow {
-                id: get(r, "id")?,
-                role: get(r, "role")?,
-                resource: get(r, "resource")?,
-                action: get(r, "action")?,
-                fields: get(r, "fields")?,
-                condition: get(r, "condition")?,
-                created_at: get(r, "created_at")?,
-            })
-        })
-        .collect()
-}
-
-pub async fn insert_policy(c: &impl ConnectionTrait, p: &PolicyRow) -> Result<(), DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push(
-        "INSERT INTO policies (id, role, resource, action, fields, condition, created_at) VALUES (",
-    )
-    .bind(p.id.as_str())
-    .push(", ")
-    .bind(p.role.as_str())
-    .push(", ")
-    .bind(p.resource.as_str())
-    .push(", ")
-    .bind(p.action.as_str())
-    .push(", ")
-    .bind(p.fields.clone())
-    .push(", ")
-    .bind(p.condition.clone())
-    .push(", ")
-    .bind_ts(p.created_at)
-    .push(")");
-    q.execute(c).await.map(|_| ())
-}
-
-pub async fn delete_policy(c: &impl ConnectionTrait, id: &str) -> Result<u64, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("DELETE FROM policies WHERE id = ").bind(id);
-    q.execute(c).await
 }
 
 pub async fn get_setting(c: &impl ConnectionTrait, key: &str) -> Result<Option<String>, DbErr> {

@@ -21,7 +21,9 @@ pub mod entries;
 pub mod events;
 pub mod indexes;
 pub mod query;
+pub mod roles;
 pub mod schedules;
+pub mod totp;
 pub mod trash;
 pub mod workflow;
 

@@ -18,6 +18,7 @@ mod ops;
 mod queries;
 mod schedule;
 mod schema_changes;
+mod totp;
 mod trash;
 mod walkthrough;
 mod workflow;

@@ -85,6 +85,7 @@ impl AdminService {
         name: &str,
         description: &str,
         inherits: Option<String>,
+        require_totp: bool,
     ) -> ApiResult<RoleRow> {
         self.authz.check(p, "roles", "create")?;
         if !is_valid_api_id(name) {
@@ -94,12 +95,9 @@ impl AdminService {
                 "use 1-64 lowercase letters, digits or `_`, starting with a letter",
             ));
         }
-        if description.chars().count() > 500 {
-            return Err(field_err(
-                "description",
-                "invalid_length",
-                "use at most 500 characters",
-            ));
+        check_description(description)?;
+        if require_totp && name == "public" {
+            return Err(public_has_no_logins());
         }
         if let Some(parent) = &inherits {
             self.check_delegable(p, parent, "inherits")?;
@@ -123,6 +121,7 @@ impl AdminService {
             description: description.into(),
             inherits,
             builtin: false,
+            require_totp,
             created_at: now(),
         };
         repo::insert_role(&tx.txn, &role).await.map_err(|e| {
@@ -136,7 +135,57 @@ impl AdminService {
             &tx.txn,
             "role.created",
             p,
-            json!({ "role": name, "description": role.description, "inherits": role.inherits }),
+            json!({ "role": name, "description": role.description, "inherits": role.inherits, "require_totp": role.require_totp }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.authz.reload().await?;
+        Ok(role)
+    }
+
+    /// Changes a role's description or `require_totp`, for a role within the caller's own
+    /// rights (turning the requirement off is as much managing the role as on).
+    pub async fn update_role(
+        &self,
+        p: &Principal,
+        name: &str,
+        patch: RolePatch,
+    ) -> ApiResult<RoleRow> {
+        self.authz.check(p, "roles", "update")?;
+        if let Some(d) = &patch.description {
+            check_description(d)?;
+        }
+        if patch.require_totp == Some(true) && name == "public" {
+            return Err(public_has_no_logins());
+        }
+        let tx = self.store.write().await?;
+        let mut role = repo::list_roles(&tx.txn)
+            .await?
+            .into_iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| {
+                ApiError::new(Code::NotFound, format!("there is no role `{}`", clip(name)))
+            })?;
+        self.check_delegable(p, name, "name")?;
+        let mut changed: Vec<&str> = Vec::new();
+        if let Some(d) = patch.description {
+            if d != role.description {
+                changed.push("description");
+            }
+            role.description = d;
+        }
+        if let Some(required) = patch.require_totp {
+            if required != role.require_totp {
+                changed.push("require_totp");
+            }
+            role.require_totp = required;
+        }
+        repo::update_role(&tx.txn, &role).await?;
+        policy_event(
+            &tx.txn,
+            "role.updated",
+            p,
+            json!({ "role": name, "description": role.description, "require_totp": role.require_totp, "changed": changed }),
         )
         .await?;
         tx.commit().await?;
@@ -377,6 +426,31 @@ impl AdminService {
         self.authz.reload().await?;
         Ok(())
     }
+}
+
+/// Changes to a role (`None`: keep).
+pub struct RolePatch {
+    pub description: Option<String>,
+    pub require_totp: Option<bool>,
+}
+
+fn check_description(description: &str) -> ApiResult<()> {
+    if description.chars().count() > 500 {
+        return Err(field_err(
+            "description",
+            "invalid_length",
+            "use at most 500 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn public_has_no_logins() -> ApiError {
+    field_err(
+        "require_totp",
+        "not_applicable",
+        "`public` is the role of anonymous callers, who never log in",
+    )
 }
 
 fn role_exists(name: &str) -> ApiError {

@@ -1,5 +1,5 @@
-//! Administration: users, roles, policies and API tokens, plus the seeding of built-in
-//! roles and the first administrator.
+//! Administration: users, roles, policies and API tokens, resetting a user's TOTP, plus
+//! the seeding of built-in roles and the first administrator.
 
 use serde_json::{Value, json};
 
@@ -15,6 +15,9 @@ use crate::store::events::{self, NewEvent};
 
 mod access;
 mod seed;
+mod two_factor;
+
+pub use access::RolePatch;
 
 pub use seed::{BUILTIN_ROLES, seed_roles};
 
@@ -107,6 +110,8 @@ impl AdminService {
             active: true,
             created_at: at,
             updated_at: at,
+            totp_enabled: false,
+            role_requires_totp: false,
         };
         let tx = self.store.write().await?;
         if repo::user_by_email(&tx.txn, &user.email).await?.is_some() {
@@ -393,7 +398,7 @@ async fn policy_event(
 
 /// An event about an administration resource, and its audit record; `None` is the CLI
 /// or the bootstrap. Payloads name what changed, never a secret or a password hash.
-async fn admin_event(
+pub(crate) async fn admin_event(
     c: &impl sea_orm::ConnectionTrait,
     kind: &'static str,
     resource: &'static str,

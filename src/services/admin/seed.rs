@@ -67,6 +67,7 @@ pub async fn seed_roles(store: &Store) -> anyhow::Result<()> {
                 description: description.to_string(),
                 inherits: None,
                 builtin: true,
+                require_totp: false,
                 created_at: at,
             },
         )

@@ -1,7 +1,8 @@
 //! Authentication: passwords (argon2id on a bounded pool of hashing threads, see
 //! [`hasher`]), the password policy ([`policy`]), login with throttling and lockout
-//! ([`throttle`]), rotating refresh tokens with reuse detection, logout, and turning a
-//! bearer token into a [`Principal`].
+//! ([`throttle`]), two-factor login with TOTP ([`two_factor`], [`totp`]), rotating
+//! refresh tokens with reuse detection, logout, and turning a bearer token into a
+//! [`Principal`].
 //!
 //! Access tokens are short-lived HS256 JWTs naming the user and their refresh family;
 //! each use checks that the user is active and the family not revoked, so logout and
@@ -12,10 +13,14 @@
 //! unknown email and a disabled user get the same 401 `invalid_credentials` after the same
 //! work (one lookup and one argon2 verification, against a dummy hash for unknown users);
 //! a locked account or address gets 429 `rate_limited` whether or not the account exists.
+//! Only after the right password does a user with TOTP on learn more: 401 `totp_required`
+//! with a one-time challenge for the code step.
 
 pub mod hasher;
 pub mod policy;
 pub mod throttle;
+pub mod totp;
+pub mod two_factor;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -51,6 +56,16 @@ pub struct AuthService {
     hashes: HashPool,
     throttle: Arc<LoginThrottle>,
     policy: PasswordPolicy,
+    /// Seals TOTP secrets and hashes recovery codes (key: the `totp_key` setting).
+    vault: Arc<totp::Vault>,
+}
+
+/// A bearer token resolved: who, their refresh family (access tokens), and whether the
+/// token may only enrol TOTP (the role requires it and the user has none yet).
+pub struct Authenticated {
+    pub principal: Principal,
+    pub family: Option<String>,
+    pub totp_enrolment_only: bool,
 }
 
 /// Verified against when the email is unknown or the user disabled, so that answer takes
@@ -121,6 +136,9 @@ impl AuthService {
     pub async fn new(settings: Arc<Settings>, store: Store) -> anyhow::Result<AuthService> {
         // One signing secret per instance, shared by every node through the database.
         let secret = repo::init_setting(store.db(), "jwt_secret", &random_secret()).await?;
+        // Like the signing secret: in the database, shared by every node. It protects a
+        // leaked `user_totp` table, not a full copy of the database (see ARCHITECTURE.md).
+        let totp_key = repo::init_setting(store.db(), "totp_key", &random_secret()).await?;
         let hashes = HashPool::start(settings.password_hash_threads, settings.password_hash_queue)?;
         let throttle = LoginThrottle::new(ThrottleConfig {
             max_per_account: settings.login_max_failures_per_account,
@@ -140,6 +158,7 @@ impl AuthService {
             store,
             hashes,
             throttle: Arc::new(throttle),
+            vault: Arc::new(totp::Vault::new(&totp_key)?),
         })
     }
 
@@ -196,6 +215,10 @@ impl AuthService {
                 return Err(invalid_credentials());
             }
         };
+        if user.totp_enabled {
+            self.throttle.first_factor_passed(&attempt);
+            return Err(self.totp_challenge(&user).await?);
+        }
         self.throttle.succeeded(&attempt);
         let family = super::new_id();
         let tx = self.store.write().await?;
@@ -341,7 +364,7 @@ impl AuthService {
 
     /// Resolves `Authorization: Bearer …` to a principal (and the session family, for
     /// access tokens).
-    pub async fn authenticate(&self, bearer: &str) -> ApiResult<(Principal, Option<String>)> {
+    pub async fn authenticate(&self, bearer: &str) -> ApiResult<Authenticated> {
         let db = self.store.db();
         if let Some(_secret) = bearer.strip_prefix(API_TOKEN_PREFIX) {
             let token = repo::token_by_hash(db, &sha256_hex(bearer))
@@ -354,14 +377,16 @@ impl AuthService {
                 return Err(invalid_token("has expired"));
             }
             self.usage.record(&token.id);
-            return Ok((
-                Principal {
+            // A role's `require_totp` binds its users' logins; tokens have no second factor.
+            return Ok(Authenticated {
+                principal: Principal {
                     actor: Actor::Token { id: token.id },
                     role: token.role,
                     origin: Default::default(),
                 },
-                None,
-            ));
+                family: None,
+                totp_enrolment_only: false,
+            });
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
@@ -380,8 +405,9 @@ impl AuthService {
         if !repo::family_active(db, &data.claims.sid).await? {
             return Err(invalid_token("belongs to a session that was logged out"));
         }
-        Ok((
-            Principal {
+        Ok(Authenticated {
+            totp_enrolment_only: user.role_requires_totp && !user.totp_enabled,
+            principal: Principal {
                 actor: Actor::User {
                     id: user.id,
                     email: user.email,
@@ -389,8 +415,8 @@ impl AuthService {
                 role: user.role,
                 origin: Default::default(),
             },
-            Some(data.claims.sid),
-        ))
+            family: Some(data.claims.sid),
+        })
     }
 
     pub async fn user(&self, id: &str) -> ApiResult<UserRow> {

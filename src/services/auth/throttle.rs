@@ -10,6 +10,11 @@
 //!   limit; a success clears the account's count and takes itself back off the address's
 //!   (a success does not clear the address: one valid account must not launder guesses
 //!   at others). An attempt the hash pool refused is taken back from both.
+//! - With two-factor login, a right password takes itself back off the address but stays
+//!   counted on the account until the code step succeeds
+//!   ([`LoginThrottle::first_factor_passed`]); a wrong code counts like a wrong password.
+//!   So alternating password logins with code guesses never resets the account's count.
+//!   A code step whose challenge names no account counts on the address only.
 //! - IPv6 addresses count per /64, the block one subscriber usually holds.
 //! - State is in memory, per node, and bounded: each table holds at most `max_entries`
 //!   keys (emails are kept only as 64-bit keyed hashes). When one is full, expired
@@ -38,7 +43,7 @@ pub struct ThrottleConfig {
 /// One login attempt that passed the throttle; report how it ended.
 #[derive(Debug)]
 pub struct Attempt {
-    account: u64,
+    account: Option<u64>,
     address: Option<IpKey>,
 }
 
@@ -204,47 +209,45 @@ impl LoginThrottle {
     /// Admits an attempt on `email` from `client` (counting it), or says how long the
     /// account or the address is locked.
     pub fn begin(&self, email: &str, client: Option<IpAddr>) -> Result<Attempt, Locked> {
+        self.admit(Some(self.account_key(email)), client)
+    }
+
+    /// Admits an attempt that names no account (a login challenge nobody issued), counted
+    /// on the address only.
+    pub fn begin_anonymous(&self, client: Option<IpAddr>) -> Result<Attempt, Locked> {
+        self.admit(None, client)
+    }
+
+    fn admit(&self, account: Option<u64>, client: Option<IpAddr>) -> Result<Attempt, Locked> {
         let c = &self.config;
         let at = Instant::now();
         let attempt = Attempt {
-            account: self.account_key(email),
-            address: client.map(IpKey::of),
+            account: account.filter(|_| c.max_per_account > 0),
+            address: client.map(IpKey::of).filter(|_| c.max_per_address > 0),
         };
         let mut state = self.state();
-        let by_account = if c.max_per_account > 0 {
-            state.accounts.locked(&attempt.account, at, c.window)
-        } else {
-            None
-        };
-        let by_address = match attempt.address {
-            Some(key) if c.max_per_address > 0 => state.addresses.locked(&key, at, c.window),
-            _ => None,
-        };
+        let by_account = attempt
+            .account
+            .and_then(|key| state.accounts.locked(&key, at, c.window));
+        let by_address = attempt
+            .address
+            .and_then(|key| state.addresses.locked(&key, at, c.window));
         if let Some(wait) = by_account.max(by_address) {
             return Err(Locked {
                 retry_after: wait.max(Duration::from_secs(1)),
             });
         }
-        if c.max_per_account > 0 {
-            state
-                .accounts
-                .count(attempt.account, at, c, c.max_per_account);
+        if let Some(key) = attempt.account {
+            state.accounts.count(key, at, c, c.max_per_account);
+            if state.accounts.locked(&key, at, c.window).is_some() {
+                tracing::warn!(client = ?client, "login: an account locked out after repeated failures");
+            }
         }
-        if let Some(key) = attempt.address
-            && c.max_per_address > 0
-        {
+        if let Some(key) = attempt.address {
             state.addresses.count(key, at, c, c.max_per_address);
             if state.addresses.locked(&key, at, c.window).is_some() {
                 tracing::warn!(client = ?client, "login: client address locked out after repeated failures");
             }
-        }
-        if c.max_per_account > 0
-            && state
-                .accounts
-                .locked(&attempt.account, at, c.window)
-                .is_some()
-        {
-            tracing::warn!(client = ?client, "login: an account locked out after repeated failures");
         }
         Ok(attempt)
     }
@@ -252,18 +255,30 @@ impl LoginThrottle {
     /// The attempt logged in: the account starts afresh, the address is not charged.
     pub fn succeeded(&self, attempt: &Attempt) {
         let mut state = self.state();
-        state.accounts.clear(&attempt.account);
+        if let Some(key) = &attempt.account {
+            state.accounts.clear(key);
+        }
         if let Some(key) = &attempt.address {
             state.addresses.uncount(key, self.config.max_per_address);
+        }
+    }
+
+    /// The password was right and a second factor is due: the address is not charged,
+    /// the account stays counted until the second factor passes.
+    pub fn first_factor_passed(&self, attempt: &Attempt) {
+        if let Some(key) = &attempt.address {
+            self.state()
+                .addresses
+                .uncount(key, self.config.max_per_address);
         }
     }
 
     /// The attempt never checked a password (the hash pool was full): take it back.
     pub fn abandoned(&self, attempt: &Attempt) {
         let mut state = self.state();
-        state
-            .accounts
-            .uncount(&attempt.account, self.config.max_per_account);
+        if let Some(key) = &attempt.account {
+            state.accounts.uncount(key, self.config.max_per_account);
+        }
         if let Some(key) = &attempt.address {
             state.addresses.uncount(key, self.config.max_per_address);
         }
@@ -345,6 +360,23 @@ mod tests {
         }
         t.begin("ed@example.com", ip("10.0.0.1"))
             .expect("still admitted");
+    }
+
+    #[test]
+    fn a_right_password_stays_counted_on_the_account_until_the_second_factor() {
+        let t = throttle(3, 2, 1000);
+        for _ in 0..2 {
+            let a = t.begin("ed@example.com", ip("10.0.0.1")).expect("admitted");
+            t.first_factor_passed(&a);
+        }
+        // Two password steps left the address alone but count on the account.
+        t.begin_anonymous(ip("10.0.0.1"))
+            .expect("address not locked");
+        t.begin("ed@example.com", ip("10.0.0.2")).expect("third");
+        assert!(t.begin("ed@example.com", ip("10.0.0.3")).is_err());
+        t.begin("other@example.com", ip("10.0.0.1"))
+            .expect("the address's second");
+        assert!(t.begin("third@example.com", ip("10.0.0.1")).is_err());
     }
 
     #[test]
