@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client_ip;
 pub mod content_types;
 pub mod delivery;
 pub mod delivery_cache;
@@ -15,6 +16,7 @@ pub mod middleware;
 pub mod openapi_doc;
 pub mod openapi_types;
 pub mod ops;
+pub mod rate_limit;
 pub mod render;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode};
