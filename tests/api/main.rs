@@ -13,6 +13,7 @@ mod grants;
 mod openapi;
 mod ops;
 mod queries;
+mod rate_limits;
 mod schema_changes;
 mod walkthrough;
 mod workflow;
