@@ -1,8 +1,8 @@
 //! HTTP: poem-openapi APIs (one struct per resource), the runtime OpenAPI document with
 //! per-content-type paths, and the middleware every request passes through:
-//! request id + access log → panic guard → error body → body limit and JSON syntax →
-//! authentication. Handlers extract, call one service method and shape the response;
-//! they never run a query.
+//! request id + access log → panic guard → error body → authentication and rate limit →
+//! body limit and JSON syntax. Handlers extract, call one service method and shape the
+//! response; they never run a query.
 
 pub mod admin;
 pub mod auth;
