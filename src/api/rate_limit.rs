@@ -8,7 +8,7 @@
 //! global lock, no allocation. A bucket is a single number (its theoretical arrival
 //! time), and a bucket that has refilled is the same as no bucket, so idle ones are
 //! dropped for free when a shard is full. The table never holds more than `max_keys`
-//! buckets: past that, the fullest active bucket gives way (the least state lost).
+//! buckets: past that, the fullest active buckets give way (the least state lost).
 //! Buckets for tokens and users are made only after the token checked out, so forged
 //! tokens cannot grow the table. What it must not do: know about requests, principals or
 //! the database — the middleware (`middleware::authenticate`) decides whom to charge.
@@ -325,16 +325,23 @@ impl RateLimiter {
         })
     }
 
-    /// A full shard: drops every bucket that has refilled (nothing is lost), and if
-    /// none has, the one closest to full (the least a caller gains from losing it).
+    /// A full shard: drops every bucket that has refilled (nothing is lost), and if that
+    /// frees nothing, the eighth of the shard closest to full (the least a caller gains
+    /// from losing its bucket). Evicting in batches keeps a sustained spray of fresh
+    /// addresses at O(1) amortized per request instead of a scan each.
     fn make_room(&self, buckets: &mut HashMap<Key, u64>, now: u64) {
         buckets.retain(|_, tat| *tat > now);
-        if buckets.len() >= self.shard_cap
-            && let Some(fullest) = buckets.iter().min_by_key(|(_, tat)| **tat).map(|(k, _)| *k)
-        {
-            buckets.remove(&fullest);
-            self.displaced.fetch_add(1, Ordering::Relaxed);
+        if buckets.len() < self.shard_cap {
+            return;
         }
+        let mut tats: Vec<u64> = buckets.values().copied().collect();
+        let nth = (tats.len() / 8).max(1) - 1;
+        let (_, threshold, _) = tats.select_nth_unstable(nth);
+        let threshold = *threshold;
+        let before = buckets.len();
+        buckets.retain(|_, tat| *tat > threshold);
+        self.displaced
+            .fetch_add((before - buckets.len()) as u64, Ordering::Relaxed);
     }
 }
 
