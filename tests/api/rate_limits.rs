@@ -98,7 +98,17 @@ async fn over_the_limit_is_429_with_retry_after(backend: Backend) {
         );
         assert!(header_value(&resp, "retry-after").is_none());
     }
-    let resp = get(&client, &app, NOTES, None).await;
+    // From a browser app: CORS lets the page read the fields of the 429.
+    let resp = client
+        .get(app.url(NOTES))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .expect("sent");
+    let exposed = header_value(&resp, "access-control-expose-headers").unwrap_or_default();
+    for field in ["retry-after", "ratelimit-remaining", "ratelimit-reset"] {
+        assert!(exposed.to_lowercase().contains(field), "{exposed}");
+    }
     let reset = num(&resp, "ratelimit-reset");
     let retry = assert_limited(resp, "from your address").await;
     // One request's share refills in window / limit = 1200 s.
