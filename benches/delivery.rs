@@ -5,7 +5,9 @@
 //!
 //! Run: `cargo bench --bench delivery` (needs `wrk`: `apt-get install wrk`).
 //! Knobs: BENCH_ENTRIES (default 10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (32),
-//! BENCH_DATABASE_URL (a PostgreSQL database to use instead of SQLite; it must be empty).
+//! BENCH_DATABASE_URL (a PostgreSQL database to use instead of SQLite; it must be empty),
+//! BENCH_RATE_LIMITS (`on`, the default: limits so high that every request runs through
+//! the limiter and none is refused; `off`: no limiter, to measure what it costs).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -102,7 +104,12 @@ async fn run() {
     let seconds = env_num("BENCH_SECONDS", 10);
     let connections = env_num("BENCH_CONNECTIONS", 32);
     let dir = tempfile::tempdir().expect("tmp");
+    let limits_on = !std::env::var("BENCH_RATE_LIMITS").is_ok_and(|v| v == "off");
+    let rate_limit = if limits_on { u32::MAX } else { 0 };
     let settings = Settings {
+        rate_limit_anonymous: rate_limit,
+        rate_limit_authenticated: rate_limit,
+        rate_limit_window_secs: 1,
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         admin_email: Some("bench@example.com".into()),
@@ -238,7 +245,7 @@ async fn run() {
     let result = json!({
         "when": chrono::Utc::now().to_rfc3339(),
         "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
-        "setup": { "entries": entries, "entry_bytes": body.len(), "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)", "database": if std::env::var("BENCH_DATABASE_URL").is_ok() { "postgres" } else { "sqlite" } },
+        "setup": { "entries": entries, "entry_bytes": body.len(), "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)", "rate_limits": limits_on, "database": if std::env::var("BENCH_DATABASE_URL").is_ok() { "postgres" } else { "sqlite" } },
         "startup_ms": startup_ms,
         "seed_seconds": seed_s,
         "baseline_bare_poem": { "rps": baseline.rps, "p50_ms": baseline.p50_ms, "p99_ms": baseline.p99_ms },

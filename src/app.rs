@@ -14,6 +14,8 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{EndpointExt, IntoEndpoint, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::api::client_ip::TrustedProxies;
+use crate::api::rate_limit::RateLimiter;
 use crate::api::{self, openapi_doc::DocSource};
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -28,6 +30,8 @@ pub struct Application {
     pub addr: SocketAddr,
     pub public_url: String,
     pub services: Services,
+    /// The API rate limiter of this node (its stats are read by tests and, later, metrics).
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// Opens the database named by the settings (creating the data directory) and migrates it.
@@ -49,6 +53,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let proxies =
+            TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let rate_limiter = Arc::new(RateLimiter::from_settings(&settings));
         let store = open_store(&settings).await?;
         let listener = tokio::net::TcpListener::bind(settings.listen.as_str())
             .await
@@ -73,8 +80,12 @@ impl Application {
         }
         drop(startup);
 
-        let proxies = api::client_addr::TrustedProxies::parse(&settings.trusted_proxies)?;
-        let endpoint = routes(&services, &public_url, proxies);
+        let gate = api::middleware::Gate {
+            auth: Arc::new(services.auth.clone()),
+            limiter: rate_limiter.clone(),
+            proxies: Arc::new(proxies),
+        };
+        let endpoint = routes(&services, &public_url, gate);
         Ok(Application {
             listener,
             endpoint,
@@ -82,6 +93,7 @@ impl Application {
             addr,
             public_url,
             services,
+            rate_limiter,
         })
     }
 
@@ -128,13 +140,12 @@ impl Application {
 fn routes(
     services: &Services,
     public_url: &str,
-    proxies: api::client_addr::TrustedProxies,
+    gate: api::middleware::Gate,
 ) -> BoxEndpoint<'static> {
-    let proxies = Arc::new(proxies);
     let apis = (
         api::auth::AuthApi {
             services: services.clone(),
-            proxies: proxies.clone(),
+            proxies: gate.proxies.clone(),
         },
         api::delivery::DeliveryApi {
             services: services.clone(),
@@ -172,23 +183,22 @@ fn routes(
         services.authz.clone(),
     ));
     let doc_for_allow = doc.clone();
-    let auth = Arc::new(services.auth.clone());
     let limit = services.settings.max_body_bytes;
     let guarded = service
         .into_endpoint()
-        .before(move |req| {
-            let auth = auth.clone();
-            async move { api::middleware::authenticate(auth, req).await }
-        })
         .before(api::middleware::input_guard(limit));
-    Route::new()
+    // Every route but the health checks is authenticated and rate limited, before the
+    // body is read.
+    let limited = Route::new()
         .at("/openapi.json", get(api::openapi_doc::openapi_json))
         .at("/docs", get(api::openapi_doc::docs))
+        .nest("/", guarded)
+        .around(move |ep, req| api::middleware::authenticate(ep, req, gate.clone()));
+    Route::new()
         .at("/healthz", get(api::ops::healthz))
         .at("/readyz", get(api::ops::readyz))
-        .nest("/", guarded)
+        .nest("/", limited)
         .data(services.clone())
-        .data(proxies)
         .data(doc)
         .with(cors(&services.settings.cors_origins))
         .with(CatchPanic::new().with_handler(|_| {
@@ -219,7 +229,16 @@ fn cors(origins: &[String]) -> Cors {
             "if-none-match",
             "x-request-id",
         ])
-        .expose_headers(["etag", "location", "x-request-id"])
+        .expose_headers([
+            "etag",
+            "location",
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "ratelimit-policy",
+        ])
         .max_age(600)
 }
 

@@ -44,6 +44,21 @@ pub struct Settings {
     /// Browser origins allowed to call the API (CORS); empty allows any origin. Bearer
     /// tokens, not cookies, carry identity, so an open list enables no CSRF.
     pub cors_origins: Vec<String>,
+    /// Requests an anonymous caller may send per `rate_limit_window_secs`, counted per
+    /// client address (IPv6: per /64), as a burst refilled continuously. Invalid bearer
+    /// tokens from an address count against a second budget of the same size. 0: no limit.
+    pub rate_limit_anonymous: u32,
+    /// Requests per `rate_limit_window_secs` for each API token and each user (all of a
+    /// user's sessions together). 0: no limit.
+    pub rate_limit_authenticated: u32,
+    /// The window of both limits, in seconds: a whole burst refills in this time.
+    pub rate_limit_window_secs: u64,
+    /// Most callers the limiter tracks at once (about 50 bytes each). Past it, buckets
+    /// that have refilled are dropped, then the fullest ones.
+    pub rate_limit_max_keys: usize,
+    /// Proxies (IP addresses or networks such as `10.0.0.0/8`) whose `X-Forwarded-For` is
+    /// believed for the client address; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// `text` or `json`.
     pub log_format: String,
     /// Log filter, e.g. `info` or `vellum=debug,info` (`VELLUM_LOG`).
@@ -72,9 +87,6 @@ pub struct Settings {
     pub login_lockout_secs: u64,
     /// Most accounts and most addresses the login throttle tracks (each, per node).
     pub login_throttle_max_entries: usize,
-    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
-    /// empty: the TCP peer is the client and the header is ignored.
-    pub trusted_proxies: Vec<String>,
     /// Seconds a login's TOTP challenge (between the password and the code) stays usable.
     pub totp_challenge_ttl_secs: u64,
 }
@@ -98,6 +110,11 @@ impl Default for Settings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             default_locale: "en".into(),
             cors_origins: Vec::new(),
+            rate_limit_anonymous: 600,
+            rate_limit_authenticated: 6000,
+            rate_limit_window_secs: 60,
+            rate_limit_max_keys: 100_000,
+            trusted_proxies: Vec::new(),
             log_format: "text".into(),
             log: "info".into(),
             trash_retention_secs: 30 * 24 * 3600,
@@ -110,7 +127,6 @@ impl Default for Settings {
             login_failure_window_secs: 900,
             login_lockout_secs: 900,
             login_throttle_max_entries: 100_000,
-            trusted_proxies: Vec::new(),
             totp_challenge_ttl_secs: 300,
         }
     }
@@ -165,6 +181,16 @@ impl Settings {
             "max_connections must be between 1 and 1000000"
         );
         anyhow::ensure!(
+            (1..=86_400).contains(&self.rate_limit_window_secs),
+            "rate_limit_window_secs must be between 1 and 86400"
+        );
+        anyhow::ensure!(
+            (1..=10_000_000).contains(&self.rate_limit_max_keys),
+            "rate_limit_max_keys must be between 1 and 10000000"
+        );
+        crate::api::client_ip::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be `text` or `json`"
         );
@@ -194,7 +220,6 @@ impl Settings {
             (1..=900).contains(&self.totp_challenge_ttl_secs),
             "totp_challenge_ttl_secs must be between 1 and 900"
         );
-        crate::api::client_addr::TrustedProxies::parse(&self.trusted_proxies)?;
         Ok(())
     }
 
@@ -243,6 +268,10 @@ mod tests {
             "login_max_failures_per_account",
             "trusted_proxies",
             "totp_challenge_ttl_secs",
+            "rate_limit_anonymous",
+            "rate_limit_authenticated",
+            "rate_limit_window_secs",
+            "rate_limit_max_keys",
         ] {
             assert!(
                 keys.iter().any(|k| k == key),

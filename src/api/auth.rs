@@ -9,7 +9,7 @@ use poem_openapi::registry::{MetaHeader, MetaResponses, MetaSchema, MetaSchemaRe
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::json;
 
-use super::client_addr::TrustedProxies;
+use super::client_ip::TrustedProxies;
 use super::middleware::SessionFamily;
 use super::{Auth, NoContent, Reply};
 use crate::domain::fmt_ts;
@@ -192,7 +192,7 @@ impl AuthApi {
                 &body.0.email,
                 &body.0.password,
                 client,
-                super::middleware::client_origin(req).user_agent,
+                super::middleware::client_origin(req, None).user_agent,
             )
             .await
             .map_err(LoginError)?;
@@ -220,7 +220,7 @@ impl AuthApi {
                 &b.challenge,
                 factor,
                 self.proxies.client_of(req),
-                super::middleware::client_origin(req).user_agent,
+                super::middleware::client_origin(req, None).user_agent,
             )
             .await
             .map_err(LoginError)?;

@@ -1,17 +1,21 @@
 //! Middleware for every request: request id and access log, the one error body for
-//! whatever failed, the input guard (NUL characters, the body-size limit, JSON syntax),
-//! and authentication.
+//! whatever failed, authentication with the rate limit (`rate_limit.rs` keeps the
+//! buckets), and the input guard (NUL characters, the body-size limit, JSON syntax).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use poem::http::header::AUTHORIZATION;
 use poem::http::{Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
+use super::client_ip::{TrustedProxies, client_ip};
 use super::input_check;
 use super::openapi_doc::DocSource;
-use crate::authz::Principal;
+use super::rate_limit::{RateLimiter, Subject};
+use crate::authz::{Actor, Principal};
 use crate::error::{ApiError, Code};
 use crate::services::auth::AuthService;
 
@@ -273,35 +277,102 @@ pub fn input_guard(
     }
 }
 
-/// Resolves `Authorization` into a [`Principal`] stored on the request. No header means
-/// anonymous (the `public` role); a header that does not check out is 401 at once, never
-/// silently anonymous.
-pub async fn authenticate(auth: Arc<AuthService>, mut req: Request) -> poem::Result<Request> {
-    let (mut principal, family) = principal_of(&auth, req.headers(), req.uri().path()).await?;
-    principal.origin = client_origin(&req);
+/// What [`authenticate`] needs: the auth service, the rate limiter and the proxies whose
+/// `X-Forwarded-For` is believed.
+#[derive(Clone)]
+pub struct Gate {
+    pub auth: Arc<AuthService>,
+    pub limiter: Arc<RateLimiter>,
+    pub proxies: Arc<TrustedProxies>,
+}
+
+/// Resolves `Authorization` into a [`Principal`] stored on the request, and spends one
+/// request of the caller's rate-limit budget: the token's or user's when the header checks
+/// out, the address's when there is none. No header means anonymous (the `public` role); a
+/// header that does not check out is 401 at once, never silently anonymous, and counts
+/// against the address's budget for invalid tokens — which is checked *before* the token
+/// is looked up, so a spray of forged tokens stops costing lookups after that budget.
+/// Every answer under a limit carries the `RateLimit-*` fields; over it, 429.
+pub async fn authenticate<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    gate: Gate,
+) -> poem::Result<Response> {
+    let ip = client_ip(
+        req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        req.headers(),
+        &gate.proxies,
+    );
+    let limiter = &gate.limiter;
+    let limits = limiter.enabled();
+    let (principal, family, decision) = if !req.headers().contains_key(AUTHORIZATION) {
+        let decision = if limits {
+            limiter.check(Subject::Address(ip))
+        } else {
+            None
+        };
+        (Principal::anonymous(), None, decision)
+    } else {
+        if limits
+            && let Some(d) = limiter.peek(Subject::FailedAuth(ip))
+            && !d.allowed()
+        {
+            return Err(d.error().into());
+        }
+        match principal_of(&gate.auth, req.headers(), req.uri().path()).await {
+            Ok((principal, family)) => {
+                let decision = match (&principal.actor, limits) {
+                    (Actor::Token { id }, true) => limiter.check(Subject::Token(id)),
+                    (Actor::User { id, .. }, true) => limiter.check(Subject::User(id)),
+                    _ => None,
+                };
+                (principal, family, decision)
+            }
+            Err(e) => {
+                let mut resp = poem::error::ResponseError::as_response(&e);
+                if limits
+                    && matches!(e.code, Code::InvalidToken | Code::Unauthenticated)
+                    && let Some(d) = limiter.check(Subject::FailedAuth(ip))
+                {
+                    d.set_headers(resp.headers_mut());
+                }
+                return Ok(resp);
+            }
+        }
+    };
+    if let Some(d) = &decision
+        && !d.allowed()
+    {
+        return Err(d.error().into());
+    }
+    let mut principal = principal;
+    principal.origin = client_origin(&req, ip);
     if let Some(f) = family {
         req.extensions_mut().insert(SessionFamily(f));
     }
     req.extensions_mut().insert(principal);
-    Ok(req)
+    let mut resp = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => error_response(e),
+    };
+    if let Some(d) = decision {
+        d.set_headers(resp.headers_mut());
+    }
+    Ok(resp)
 }
 
-/// Where a request came from: the peer address and the user agent (clipped).
-pub fn client_origin(req: &Request) -> crate::authz::Origin {
-    // Behind trusted proxies the client is who they say; otherwise the TCP peer.
-    let ip = match req.data::<Arc<super::client_addr::TrustedProxies>>() {
-        Some(proxies) => proxies.client_of(req).map(|ip| ip.to_string()),
-        None => req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|addr| addr.ip().to_string()),
-    };
+/// Where a request came from: the client address (see `client_ip`) and the user agent
+/// (clipped).
+pub fn client_origin(req: &Request, ip: Option<IpAddr>) -> crate::authz::Origin {
     let user_agent = req
         .headers()
         .get("user-agent")
         .and_then(|h| h.to_str().ok())
         .map(|s| s.chars().take(300).collect());
-    crate::authz::Origin { ip, user_agent }
+    crate::authz::Origin {
+        ip: ip.map(|ip| ip.to_string()),
+        user_agent,
+    }
 }
 
 /// What a token that may only enrol TOTP can reach: who am I, the enrolment itself, and

@@ -1,12 +1,12 @@
 //! HTTP: poem-openapi APIs (one struct per resource), the runtime OpenAPI document with
 //! per-content-type paths, and the middleware every request passes through:
-//! request id + access log → panic guard → error body → body limit and JSON syntax →
-//! authentication. Handlers extract, call one service method and shape the response;
-//! they never run a query.
+//! request id + access log → panic guard → error body → authentication and rate limit →
+//! body limit and JSON syntax. Handlers extract, call one service method and shape the
+//! response; they never run a query.
 
 pub mod admin;
 pub mod auth;
-pub mod client_addr;
+pub mod client_ip;
 pub mod comments;
 pub mod content_types;
 pub mod delivery;
@@ -17,13 +17,16 @@ pub mod middleware;
 pub mod openapi_doc;
 pub mod openapi_types;
 pub mod ops;
+pub mod rate_limit;
 pub mod render;
 pub mod trash;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode};
 use poem::{IntoResponse, Request, Response};
 use poem_openapi::auth::Bearer;
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 use poem_openapi::{ApiResponse, Object, SecurityScheme};
 use serde_json::Value;
 
@@ -236,7 +239,27 @@ const ERROR_STATUSES: &[(u16, &str)] = &[
         422,
         "Validation failed: one error per offending field in details.fields",
     ),
-    (429, "Too many requests"),
+    (
+        429,
+        "Over the rate limit: retry after `Retry-After` seconds (RateLimit-* fields say more)",
+    ),
+];
+
+/// Headers of a 429 (draft-ietf-httpapi-ratelimit-headers-06 and RFC 9110 `Retry-After`).
+pub const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
+    (
+        "Retry-After",
+        "Seconds to wait before the next request will be served",
+    ),
+    (
+        "RateLimit-Limit",
+        "Requests the caller may send at once (the burst)",
+    ),
+    ("RateLimit-Remaining", "Requests the caller may send now"),
+    (
+        "RateLimit-Reset",
+        "Seconds until the whole burst is available again",
+    ),
 ];
 
 impl ApiResponse for ApiError {
@@ -252,7 +275,11 @@ impl ApiResponse for ApiError {
                         content_type: "application/json",
                         schema: MetaSchemaRef::Reference("ErrorBody".to_string()),
                     }],
-                    headers: vec![],
+                    headers: if *status == 429 {
+                        rate_limit_headers()
+                    } else {
+                        vec![]
+                    },
                 })
                 .collect(),
         }
@@ -261,6 +288,21 @@ impl ApiResponse for ApiError {
     fn register(registry: &mut Registry) {
         <ErrorBody as poem_openapi::types::Type>::register(registry);
     }
+}
+
+fn rate_limit_headers() -> Vec<MetaHeader> {
+    RATE_LIMIT_HEADERS
+        .iter()
+        .map(|(name, description)| MetaHeader {
+            name: (*name).to_string(),
+            description: Some((*description).to_string()),
+            required: true,
+            deprecated: false,
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
+                "integer", "int64",
+            ))),
+        })
+        .collect()
 }
 
 impl poem::error::ResponseError for ApiError {

@@ -138,8 +138,12 @@ impl DocSource {
 }
 
 /// The document for whoever asks: anonymous callers get what `public` may use, a token
-/// or user what its role may use. A bad `Authorization` header is a 401, as everywhere.
+/// or user what its role may use. A bad `Authorization` header is a 401, as everywhere
+/// (the `authenticate` middleware has resolved the caller already).
 async fn caller_role(services: &Services, req: &Request) -> Result<Option<String>, Response> {
+    if let Some(p) = req.extensions().get::<crate::authz::Principal>() {
+        return Ok(Some(p.role.clone()));
+    }
     match super::middleware::principal_of(&services.auth, req.headers(), req.uri().path()).await {
         Ok((p, _)) => Ok(Some(p.role)),
         Err(e) => Err(poem::error::ResponseError::as_response(&e)),

@@ -320,9 +320,23 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         (413, "Payload too large"),
         (415, "Unsupported media type"),
         (422, "Validation failed"),
-        (429, "Too many requests"),
+        (
+            429,
+            "Over the rate limit: retry after `Retry-After` seconds",
+        ),
     ] {
-        responses.insert(format!("Error{code}"), json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }));
+        let mut response = json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
+        if code == 429 {
+            response["headers"] = super::RATE_LIMIT_HEADERS
+                .iter()
+                .map(|(name, description)| {
+                    let header = json!({ "description": description, "required": true, "schema": { "type": "integer", "format": "int64" } });
+                    ((*name).to_string(), header)
+                })
+                .collect::<Map<String, Value>>()
+                .into();
+        }
+        responses.insert(format!("Error{code}"), response);
     }
     let existing: Vec<String> = doc["components"]["schemas"]
         .as_object()

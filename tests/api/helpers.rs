@@ -86,6 +86,9 @@ pub struct TestApp {
     #[allow(dead_code, reason = "for tests that behave differently per backend")]
     pub backend: Backend,
     pub token: String,
+    /// The server's rate limiter, to read its stats.
+    #[allow(dead_code, reason = "for the rate-limit tests")]
+    pub rate_limiter: Arc<vellum::api::rate_limit::RateLimiter>,
     /// Keeps the data directory alive as long as the app.
     #[allow(dead_code, reason = "held for its Drop")]
     pub data_dir: Arc<tempfile::TempDir>,
@@ -202,6 +205,7 @@ impl TestApp {
             .await
             .expect("the application builds");
         let base = format!("http://{}", app.addr);
+        let rate_limiter = app.rate_limiter.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = app
@@ -216,6 +220,7 @@ impl TestApp {
             client,
             backend,
             token: String::new(),
+            rate_limiter,
             data_dir: dir,
             shutdown: Some(tx),
             server: Some(server),

@@ -16,6 +16,7 @@ mod login_hardening;
 mod openapi;
 mod ops;
 mod queries;
+mod rate_limits;
 mod schedule;
 mod schema_changes;
 mod totp;
