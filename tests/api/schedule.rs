@@ -327,3 +327,88 @@ async fn two_nodes_run_a_job_once() {
     drop((a, b));
     drop(db);
 }
+
+/// Two server processes (the real binary, twice) on one PostgreSQL database, both
+/// running their scheduler: every job runs once.
+#[tokio::test]
+#[cfg_attr(
+    not(vellum_pg),
+    ignore = "PostgreSQL run skipped: set VELLUM_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432) to run it"
+)]
+async fn two_server_processes_run_a_job_once() {
+    let db = create_pg_database().await;
+    let url = db.url();
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let envs = [
+        ("VELLUM_DATABASE_URL", url.as_str()),
+        ("VELLUM_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("VELLUM_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let (a, b) = tokio::join!(
+        crate::ops::serve(dirs.0.path(), &envs),
+        crate::ops::serve(dirs.1.path(), &envs)
+    );
+    let client = reqwest::Client::new();
+    let (_, login) = send(
+        client
+            .post(format!("{}/api/v1/auth/login", a.url))
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+    )
+    .await;
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        let mut req = client
+            .request(method, format!("{}{path}", a.url))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        send(req)
+    };
+    let (status, body) = call(
+        Method::POST,
+        "/api/v1/manage/content-types",
+        Some(json!({"api_id": "promo", "name": "Promo", "fields": [{"name": "title", "type": "text"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let (_, e) = call(
+            Method::POST,
+            "/api/v1/manage/entries/promo",
+            Some(json!({"fields": {"title": format!("P{i}")}})),
+        )
+        .await;
+        let id = e["id"].as_str().expect("id").to_string();
+        let (status, body) = call(
+            Method::POST,
+            &format!("/api/v1/manage/entries/promo/{id}/schedule"),
+            Some(json!({"publish_at": in_secs(2)})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(id);
+    }
+    let mut done = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_, jobs) = call(Method::GET, "/api/v1/manage/schedules", None).await;
+        if jobs["total"] == 0 {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the jobs never ran");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, events) = call(Method::GET, "/api/v1/manage/events?limit=1000", None).await;
+    let events = events["items"].as_array().cloned().unwrap_or_default();
+    for id in &ids {
+        assert_eq!(published_events(&events, id, "entry.published"), 1, "{id}");
+    }
+    drop((a, b));
+    drop(db);
+}
