@@ -18,6 +18,7 @@ both_backends!(
     delivery_does_not_show_the_owner,
     administration_changes_are_events,
     server_set_properties_are_never_written,
+    errors_never_name_a_field_the_caller_cannot_read,
 );
 
 fn staff_type() -> Value {
@@ -707,4 +708,49 @@ async fn server_set_properties_are_never_written(backend: Backend) {
     assert_eq!(now["owner"], author_id.as_str());
     assert_eq!(now["version"], 1);
     assert_eq!(now["status"], "draft");
+}
+
+async fn errors_never_name_a_field_the_caller_cannot_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_type(staff_type()).await;
+    let e = app.create_entry("staff", json!({"name": "Ada"})).await;
+    let path = format!("/api/v1/manage/entries/staff/{}", id_of(&e));
+    // `salary` becomes required while the entry has none (forced): stored data no longer fits.
+    let mut def = staff_type();
+    def["fields"][1]["required"] = json!(true);
+    let (status, body) = send(
+        app.req(Method::PUT, "/api/v1/manage/content-types/staff?force=true")
+            .json(&def),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    role(&app, "hr_clerk", None).await;
+    app.grant("hr_clerk", "staff", "update").await;
+    let (status, body) = policy(
+        &app,
+        json!({"role": "hr_clerk", "resource": "staff", "action": "read_drafts",
+               "fields": {"deny": ["salary"]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, t) = app.user_token("hrclerk@example.com", "hr_clerk").await;
+    let (status, body) = send(
+        app.req_as(Some(&t), Method::PATCH, &path)
+            .json(&json!({"fields": {"name": "Ada L."}})),
+    )
+    .await;
+    assert_error(status, &body, 422, "validation_failed");
+    assert!(!body.to_string().contains("salary"), "{body}");
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["code"], "hidden_field_invalid",
+        "{body}"
+    );
+    // The administrator is told which field.
+    let (status, body) = send(
+        app.req(Method::PATCH, &path)
+            .json(&json!({"fields": {"name": "Ada L."}})),
+    )
+    .await;
+    assert_error(status, &body, 422, "validation_failed");
+    assert!(body.to_string().contains("salary"), "{body}");
 }

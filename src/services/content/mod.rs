@@ -217,8 +217,19 @@ impl ContentService {
         // The response shows what the caller may read, plus what it just sent.
         let sent = sent_fields(&input.fields);
         let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
+        // The caller will own the entry: it sees what `read_drafts` grants on its own,
+        // plus what it may write.
+        let readable = Visibility {
+            surface: Surface::Manage,
+            fields: self
+                .authz
+                .grant_of(&principal.role, type_id, "read_drafts")
+                .map(|g| g.own)
+                .unwrap_or_else(FieldSet::none)
+                .union(&writable),
+        };
         let mut doc = validate::validate_document(&ty.def, &input.fields, true)
-            .map_err(ApiError::validation)?;
+            .map_err(|errs| ApiError::validation(hide_unreadable(&ty.def, &readable, errs)))?;
         let message = check_message(input.message)?;
 
         let tx = self.store.write().await?;
@@ -588,8 +599,8 @@ impl ContentService {
         for (k, v) in input.fields {
             merged.insert(k, v);
         }
-        let mut doc =
-            validate::validate_document(&ty.def, &merged, false).map_err(ApiError::validation)?;
+        let mut doc = validate::validate_document(&ty.def, &merged, false)
+            .map_err(|errs| ApiError::validation(hide_unreadable(&ty.def, &readable, errs)))?;
         row.slug = self
             .prepare_refs(
                 &tx.txn,
@@ -893,6 +904,33 @@ async fn audit_entry(
 /// Callers without a user (API tokens, anonymous) own nothing.
 fn owns(principal: &Principal, row: &EntryRow) -> bool {
     principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
+}
+
+/// Validation errors as the caller may see them: a problem in a field it may not read
+/// (a stored value that no longer fits the type) is reported without naming the field.
+fn hide_unreadable(
+    ty: &ContentTypeDef,
+    readable: &Visibility,
+    errs: Vec<FieldError>,
+) -> Vec<FieldError> {
+    let mut hidden = false;
+    let mut out: Vec<FieldError> = errs
+        .into_iter()
+        .filter(|e| {
+            let top = e.field.split(['.', '[']).next().unwrap_or_default();
+            let visible = ty.field(top).is_none_or(|f| readable.can_read(f));
+            hidden |= !visible;
+            visible
+        })
+        .collect();
+    if hidden {
+        out.push(FieldError {
+            field: "*".into(),
+            code: "hidden_field_invalid",
+            message: "a field you may not see holds a value the type no longer accepts; ask someone who may edit it".into(),
+        });
+    }
+    out
 }
 
 /// The fields a write names (after its rights were checked): a response may echo them.
