@@ -74,6 +74,34 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
         Some(json!({"version": 1})),
     )
     .await;
+    let comment = call(
+        Method::POST,
+        format!("{path}/comments"),
+        Some(json!({"body": "check the intro"})),
+    )
+    .await;
+    call(
+        Method::PATCH,
+        format!("{path}/comments/{}", comment["id"].as_str().expect("id")),
+        Some(json!({"resolved": true})),
+    )
+    .await;
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let jobs = call(
+        Method::POST,
+        format!("{path}/schedule"),
+        Some(json!({"unpublish_at": tomorrow})),
+    )
+    .await;
+    call(
+        Method::DELETE,
+        format!(
+            "{path}/schedule/{}",
+            jobs["items"][0]["id"].as_str().expect("id")
+        ),
+        None,
+    )
+    .await;
     let user = call(Method::POST, "/api/v1/manage/users".into(),
         Some(json!({"email": "aud@example.com", "password": "a-long-enough-password", "role": "author"}))).await;
     let user_id = user["id"].as_str().expect("id").to_string();
@@ -154,6 +182,10 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
             "entry.published",
             "entry.unpublished",
             "entry.restored",
+            "comment.created",
+            "comment.resolved",
+            "entry.scheduled",
+            "entry.schedule_cancelled",
             "user.created",
             "user.updated",
             "token.created",
@@ -182,7 +214,7 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
     assert_eq!(new[2]["details"]["fields"], json!(["body"]), "{}", new[2]);
     assert_eq!(new[3]["details"]["to"], "in_review");
     assert_eq!(new[7]["details"]["restored_from"], 1);
-    assert_eq!(new[9]["details"]["changed"], json!(["role"]));
+    assert_eq!(new[13]["details"]["changed"], json!(["role"]));
     let text = serde_json::to_string(&new).expect("json");
     assert!(
         !text.contains(token["token"].as_str().expect("secret")),
@@ -195,7 +227,7 @@ async fn every_action_leaves_exactly_one_record(backend: Backend) {
 
     // Filters and keyset pages.
     let entry_only = audit(&app, &format!("resource_id={id}&limit=200")).await;
-    assert_eq!(entry_only.len(), 9, "{entry_only:?}");
+    assert_eq!(entry_only.len(), 13, "{entry_only:?}");
     let moves = audit(&app, "action=entry.transitioned").await;
     assert_eq!(moves.len(), 2);
     let (_, page1) = send(app.req(Method::GET, "/api/v1/manage/audit?limit=5")).await;
