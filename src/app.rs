@@ -172,6 +172,9 @@ fn routes(
         api::comments::CommentsApi {
             services: services.clone(),
         },
+        api::queries::QueryApi {
+            services: services.clone(),
+        },
     );
     let service = OpenApiService::new(apis, "Vellum", env!("CARGO_PKG_VERSION"))
         .description("Headless CMS API: delivery of published content, management of schema, entries, versions, users and access.")

@@ -79,6 +79,7 @@ async fn run() -> anyhow::Result<()> {
                     println!("  {name}");
                 }
             } else {
+                tracing::info!(pending = pending.len(), "applying migrations");
                 store.migrate().await?;
                 println!("applied {} migration(s)", pending.len());
             }

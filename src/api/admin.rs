@@ -3,14 +3,18 @@
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Auth, Created, NoContent, Reply};
-use crate::domain::fmt_ts;
+use super::dto::admin::{
+    ApiToken, ApiTokenCreated, ApiTokenList, AuditList, AuditRecord, Event, EventList, Policy,
+    PolicyList, Role, RoleList, User, UserList,
+};
+use super::dto::content::ScheduledJobList;
+use super::dto::{Body, Made};
+use super::{Auth, NoContent};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
 use crate::services::admin::{NewPolicy, NewUser, RolePatch, UserPatch};
-use crate::store::auth::{PolicyRow, RoleRow, TokenRow, UserRow};
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -101,52 +105,22 @@ pub struct TokenCreate {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn user_json(u: &UserRow) -> Value {
-    json!({ "id": u.id, "email": u.email, "role": u.role, "active": u.active, "totp_enabled": u.totp_enabled, "created_at": fmt_ts(&u.created_at), "updated_at": fmt_ts(&u.updated_at) })
-}
-
-fn role_json(r: &RoleRow) -> Value {
-    json!({ "name": r.name, "description": r.description, "inherits": r.inherits, "builtin": r.builtin, "require_totp": r.require_totp })
-}
-
-fn policy_json(p: &PolicyRow) -> Value {
-    json!({ "id": p.id, "role": p.role, "resource": p.resource, "action": p.action, "fields": p.fields, "condition": p.condition, "created_at": fmt_ts(&p.created_at) })
-}
-
-fn token_json(t: &TokenRow) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
-        "expires_at": t.expires_at.as_ref().map(fmt_ts),
-        "revoked_at": t.revoked_at.as_ref().map(fmt_ts),
-        "created_at": fmt_ts(&t.created_at),
-        "last_used_at": t.last_used_at.as_ref().map(fmt_ts),
-    })
-}
-
-fn list(items: Vec<Value>) -> Reply {
-    let total = items.len();
-    Reply::json(&json!({ "items": items, "next_cursor": null, "total": total }))
-}
-
 #[OpenApi(prefix_path = "/api/v1/manage", tag = "Tag::Administration")]
 impl AdminApi {
     /// List users.
     #[oai(path = "/users", method = "get", operation_id = "listUsers")]
-    async fn list_users(&self, auth: Auth) -> ApiResult<Reply> {
-        Ok(list(
-            self.services
-                .admin
-                .list_users(&auth.0)
-                .await?
-                .iter()
-                .map(user_json)
-                .collect(),
-        ))
+    async fn list_users(&self, auth: Auth) -> ApiResult<Body<UserList>> {
+        let rows = self.services.admin.list_users(&auth.0).await?;
+        Ok(Body::new(&UserList {
+            items: rows.iter().map(User::from).collect(),
+            next_cursor: None,
+            total: rows.len() as i64,
+        }))
     }
 
     /// Create a user.
     #[oai(path = "/users", method = "post", operation_id = "createUser")]
-    async fn create_user(&self, auth: Auth, body: Json<UserCreate>) -> ApiResult<Created> {
+    async fn create_user(&self, auth: Auth, body: Json<UserCreate>) -> ApiResult<Made<User>> {
         let b = body.0;
         let u = self
             .services
@@ -160,18 +134,17 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Created(Reply::json(&user_json(&u)).header(
+        Ok(Made::new(&User::from(&u)).header(
             "location",
             format!("{}/api/v1/manage/users/{}", self.public_url, u.id),
-        )))
+        ))
     }
 
     /// Get a user.
     #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
-    async fn get_user(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
-        Ok(Reply::json(&user_json(
-            &self.services.admin.get_user(&auth.0, &id).await?,
-        )))
+    async fn get_user(&self, auth: Auth, id: Path<String>) -> ApiResult<Body<User>> {
+        let u = self.services.admin.get_user(&auth.0, &id).await?;
+        Ok(Body::new(&User::from(&u)))
     }
 
     /// Change a user's role, password or active flag.
@@ -181,7 +154,7 @@ impl AdminApi {
         auth: Auth,
         id: Path<String>,
         body: Json<UserUpdate>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<User>> {
         let b = body.0;
         let u = self
             .services
@@ -196,7 +169,7 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Reply::json(&user_json(&u)))
+        Ok(Body::new(&User::from(&u)))
     }
 
     /// Reset a user's TOTP (a lost phone): removes it and its recovery codes and ends
@@ -220,28 +193,25 @@ impl AdminApi {
 
     /// List roles.
     #[oai(path = "/roles", method = "get", operation_id = "listRoles")]
-    async fn list_roles(&self, auth: Auth) -> ApiResult<Reply> {
-        Ok(list(
-            self.services
-                .admin
-                .list_roles(&auth.0)
-                .await?
-                .iter()
-                .map(role_json)
-                .collect(),
-        ))
+    async fn list_roles(&self, auth: Auth) -> ApiResult<Body<RoleList>> {
+        let rows = self.services.admin.list_roles(&auth.0).await?;
+        Ok(Body::new(&RoleList {
+            items: rows.iter().map(Role::from).collect(),
+            next_cursor: None,
+            total: rows.len() as i64,
+        }))
     }
 
     /// Create a role.
     #[oai(path = "/roles", method = "post", operation_id = "createRole")]
-    async fn create_role(&self, auth: Auth, body: Json<RoleCreate>) -> ApiResult<Created> {
+    async fn create_role(&self, auth: Auth, body: Json<RoleCreate>) -> ApiResult<Made<Role>> {
         let b = body.0;
         let r = self
             .services
             .admin
             .create_role(&auth.0, &b.name, &b.description, b.inherits, b.require_totp)
             .await?;
-        Ok(Created(Reply::json(&role_json(&r))))
+        Ok(Made::new(&Role::from(&r)))
     }
 
     /// Change a role's description or `require_totp` (within your own rights).
@@ -251,7 +221,7 @@ impl AdminApi {
         auth: Auth,
         name: Path<String>,
         body: Json<RoleUpdate>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Role>> {
         let b = body.0;
         let patch = RolePatch {
             description: b.description,
@@ -262,7 +232,7 @@ impl AdminApi {
             .admin
             .update_role(&auth.0, &name, patch)
             .await?;
-        Ok(Reply::json(&role_json(&r)))
+        Ok(Body::new(&Role::from(&r)))
     }
 
     /// Delete a role that nobody uses (built-in roles stay).
@@ -274,21 +244,18 @@ impl AdminApi {
 
     /// List policies.
     #[oai(path = "/policies", method = "get", operation_id = "listPolicies")]
-    async fn list_policies(&self, auth: Auth) -> ApiResult<Reply> {
-        Ok(list(
-            self.services
-                .admin
-                .list_policies(&auth.0)
-                .await?
-                .iter()
-                .map(policy_json)
-                .collect(),
-        ))
+    async fn list_policies(&self, auth: Auth) -> ApiResult<Body<PolicyList>> {
+        let rows = self.services.admin.list_policies(&auth.0).await?;
+        Ok(Body::new(&PolicyList {
+            items: rows.iter().map(Policy::from).collect(),
+            next_cursor: None,
+            total: rows.len() as i64,
+        }))
     }
 
     /// Grant a right: `{"role": "public", "resource": "article", "action": "read"}`.
     #[oai(path = "/policies", method = "post", operation_id = "createPolicy")]
-    async fn create_policy(&self, auth: Auth, body: Json<PolicyCreate>) -> ApiResult<Created> {
+    async fn create_policy(&self, auth: Auth, body: Json<PolicyCreate>) -> ApiResult<Made<Policy>> {
         let b = body.0;
         let p = self
             .services
@@ -304,7 +271,7 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Created(Reply::json(&policy_json(&p))))
+        Ok(Made::new(&Policy::from(&p)))
     }
 
     /// Remove a policy.
@@ -320,32 +287,33 @@ impl AdminApi {
 
     /// List API tokens (never their secrets).
     #[oai(path = "/tokens", method = "get", operation_id = "listTokens")]
-    async fn list_tokens(&self, auth: Auth) -> ApiResult<Reply> {
-        Ok(list(
-            self.services
-                .admin
-                .list_tokens(&auth.0)
-                .await?
-                .iter()
-                .map(token_json)
-                .collect(),
-        ))
+    async fn list_tokens(&self, auth: Auth) -> ApiResult<Body<ApiTokenList>> {
+        let rows = self.services.admin.list_tokens(&auth.0).await?;
+        Ok(Body::new(&ApiTokenList {
+            items: rows.iter().map(ApiToken::from).collect(),
+            next_cursor: None,
+            total: rows.len() as i64,
+        }))
     }
 
     /// Create an API token. The `token` in the answer is shown this once; store it.
     #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
-    async fn create_token(&self, auth: Auth, body: Json<TokenCreate>) -> ApiResult<Created> {
+    async fn create_token(
+        &self,
+        auth: Auth,
+        body: Json<TokenCreate>,
+    ) -> ApiResult<Made<ApiTokenCreated>> {
         let b = body.0;
         let (row, secret) = self
             .services
             .admin
             .create_token(&auth.0, &b.name, &b.role, b.expires_at)
             .await?;
-        let mut out = token_json(&row);
-        out["token"] = json!(secret);
-        Ok(Created(
-            Reply::json(&out).header("cache-control", "no-store"),
-        ))
+        let body = ApiTokenCreated {
+            info: ApiToken::from(&row),
+            token: secret,
+        };
+        Ok(Made::new(&body).header("cache-control", "no-store"))
     }
 
     /// Revoke an API token.
@@ -362,7 +330,7 @@ impl AdminApi {
         auth: Auth,
         after: Query<Option<i64>>,
         limit: Query<Option<u64>>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<EventList>> {
         let limit = limit.0.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::new(
@@ -376,13 +344,11 @@ impl AdminApi {
             .events(&auth.0, after.0.unwrap_or(0), limit)
             .await?;
         let next = events.last().map(|e| e.seq.to_string());
-        let items: Vec<Value> = events
-            .iter()
-            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-            .collect();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": next, "total": null }),
-        ))
+        Ok(Body::new(&EventList {
+            items: events.iter().map(Event::from).collect(),
+            next_cursor: next,
+            total: None,
+        }))
     }
 
     /// The audit log, newest first: logins, schema, entry and workflow changes,
@@ -404,7 +370,7 @@ impl AdminApi {
         until: Query<Option<String>>,
         limit: Query<Option<u64>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<AuditList>> {
         let limit = limit.0.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(ApiError::new(
@@ -450,31 +416,18 @@ impl AdminApi {
         let next = (rows.len() as u64 == limit)
             .then(|| rows.last().map(|r| r.seq.to_string()))
             .flatten();
-        let items: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "seq": r.seq, "at": fmt_ts(&r.created_at), "actor": r.actor,
-                    "actor_label": r.actor_label, "action": r.action, "resource": r.resource,
-                    "resource_id": r.resource_id, "content_type": r.content_type,
-                    "ip": r.ip, "user_agent": r.user_agent, "details": r.details,
-                })
-            })
-            .collect();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": next, "total": null }),
-        ))
+        Ok(Body::new(&AuditList {
+            items: rows.iter().map(AuditRecord::from).collect(),
+            next_cursor: next,
+            total: None,
+        }))
     }
 
     /// Pending scheduled publishes and unpublishes, soonest first, of the types the
     /// caller may read drafts of.
     #[oai(path = "/schedules", method = "get", operation_id = "listSchedules")]
-    async fn schedules(&self, auth: Auth) -> ApiResult<Reply> {
+    async fn schedules(&self, auth: Auth) -> ApiResult<Body<ScheduledJobList>> {
         let jobs = self.services.content.pending_schedules(&auth.0).await?;
-        let items: Vec<Value> = jobs.iter().map(super::entries::job_json).collect();
-        let total = items.len();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": null, "total": total }),
-        ))
+        Ok(Body::new(&ScheduledJobList::of(&jobs)))
     }
 }

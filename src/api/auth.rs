@@ -7,12 +7,12 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaHeader, MetaResponses, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::json;
 
 use super::client_ip::TrustedProxies;
+use super::dto::auth::{AuthTokens, CallerKind, Me, RecoveryCodes, TotpSetup};
+use super::dto::{Body, Ts};
 use super::middleware::SessionFamily;
-use super::{Auth, NoContent, Reply};
-use crate::domain::fmt_ts;
+use super::{Auth, NoContent};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::services::Services;
 use crate::services::auth::Tokens;
@@ -162,15 +162,8 @@ fn second_factor(code: Option<String>, recovery_code: Option<String>) -> ApiResu
     }]))
 }
 
-fn tokens_reply(t: &Tokens) -> Reply {
-    Reply::json(&json!({
-        "access_token": t.access_token,
-        "token_type": "Bearer",
-        "expires_in": t.expires_in,
-        "refresh_token": t.refresh_token,
-        "user": { "id": t.user.id, "email": t.user.email, "role": t.user.role },
-    }))
-    .header("cache-control", "no-store")
+fn tokens_reply(t: &Tokens) -> Body<AuthTokens> {
+    Body::new(&AuthTokens::from(t)).header("cache-control", "no-store")
 }
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
@@ -183,7 +176,11 @@ impl AuthApi {
     /// 401 `totp_required` instead, with `details.challenge` (one-time, short-lived) for
     /// `POST /api/v1/auth/login/totp`.
     #[oai(path = "/login", method = "post", operation_id = "login")]
-    async fn login(&self, body: Json<LoginRequest>, req: &Request) -> Result<Reply, LoginError> {
+    async fn login(
+        &self,
+        body: Json<LoginRequest>,
+        req: &Request,
+    ) -> Result<Body<AuthTokens>, LoginError> {
         let client = self.proxies.client_of(req);
         let tokens = self
             .services
@@ -210,7 +207,7 @@ impl AuthApi {
         &self,
         body: Json<LoginTotpRequest>,
         req: &Request,
-    ) -> Result<Reply, LoginError> {
+    ) -> Result<Body<AuthTokens>, LoginError> {
         let b = body.0;
         let factor = second_factor(b.code, b.recovery_code).map_err(LoginError)?;
         let tokens = self
@@ -236,17 +233,18 @@ impl AuthApi {
         auth: Auth,
         body: Json<TotpSetupRequest>,
         req: &Request,
-    ) -> Result<Reply, LoginError> {
+    ) -> Result<Body<TotpSetup>, LoginError> {
         let setup = self
             .services
             .auth
             .totp_setup(&auth.0, &body.0.password, self.proxies.client_of(req))
             .await
             .map_err(LoginError)?;
-        Ok(
-            Reply::json(&json!({ "secret": setup.secret, "otpauth_uri": setup.otpauth_uri }))
-                .header("cache-control", "no-store"),
-        )
+        let body = TotpSetup {
+            secret: setup.secret,
+            otpauth_uri: setup.otpauth_uri,
+        };
+        Ok(Body::new(&body).header("cache-control", "no-store"))
     }
 
     /// Turn TOTP on with a code of the secret from `/totp/setup`. Answers ten recovery
@@ -258,7 +256,7 @@ impl AuthApi {
         auth: Auth,
         body: Json<TotpEnableRequest>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<RecoveryCodes>> {
         let own = req
             .extensions()
             .get::<SessionFamily>()
@@ -268,7 +266,10 @@ impl AuthApi {
             .auth
             .totp_enable(&auth.0, &body.0.code, own)
             .await?;
-        Ok(Reply::json(&json!({ "recovery_codes": codes })).header("cache-control", "no-store"))
+        let body = RecoveryCodes {
+            recovery_codes: codes,
+        };
+        Ok(Body::new(&body).header("cache-control", "no-store"))
     }
 
     /// Turn TOTP off: the current password and a code (or a recovery code).
@@ -292,7 +293,7 @@ impl AuthApi {
     /// Exchange a refresh token for new tokens. Each refresh token works once; reusing
     /// one revokes every session of that login.
     #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
-    async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Reply> {
+    async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Body<AuthTokens>> {
         let tokens = self.services.auth.refresh(&body.0.refresh_token).await?;
         Ok(tokens_reply(&tokens))
     }
@@ -319,23 +320,33 @@ impl AuthApi {
 
     /// Who the bearer token belongs to.
     #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: Auth) -> ApiResult<Reply> {
+    async fn me(&self, auth: Auth) -> ApiResult<Body<Me>> {
         let p = auth.0;
         let body = match p.user_id() {
             Some(id) => {
                 let u = self.services.auth.user(id).await?;
-                json!({
-                    "kind": "user", "id": u.id, "email": u.email, "role": u.role,
-                    "created_at": fmt_ts(&u.created_at),
-                    "totp_enabled": u.totp_enabled,
-                    "totp_required": u.role_requires_totp,
-                    "totp_enrolment_required": u.role_requires_totp && !u.totp_enabled,
-                })
+                Me {
+                    kind: CallerKind::User,
+                    id: u.id,
+                    role: u.role,
+                    email: Some(u.email),
+                    created_at: Some(Ts(u.created_at)),
+                    totp_enabled: Some(u.totp_enabled),
+                    totp_required: Some(u.role_requires_totp),
+                    totp_enrolment_required: Some(u.role_requires_totp && !u.totp_enabled),
+                }
             }
-            None => {
-                json!({ "kind": "token", "id": p.actor_ref().trim_start_matches("token:"), "role": p.role })
-            }
+            None => Me {
+                kind: CallerKind::Token,
+                id: p.actor_ref().trim_start_matches("token:").to_string(),
+                role: p.role.clone(),
+                email: None,
+                created_at: None,
+                totp_enabled: None,
+                totp_required: None,
+                totp_enrolment_required: None,
+            },
         };
-        Ok(Reply::json(&body))
+        Ok(Body::new(&body))
     }
 }

@@ -1,16 +1,14 @@
 //! `/api/v1/manage/entries/{type}/{id}/comments`: review comments on an entry's draft.
 
-use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
-use serde_json::{Value, json};
-
-use super::{Auth, Created, NoContent, Reply};
-use crate::domain::fmt_ts;
+use super::dto::content::{Comment, CommentList};
+use super::dto::{Body, Made};
+use super::{Auth, NoContent};
 use crate::error::ApiResult;
 use crate::services::Services;
 use crate::services::content::CommentPatch;
-use crate::store::comments::CommentRow;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -41,16 +39,6 @@ pub struct CommentUpdate {
     pub resolved: Option<bool>,
 }
 
-fn comment_json(c: &CommentRow) -> Value {
-    json!({
-        "id": c.id, "entry_id": c.entry_id, "parent_id": c.parent_id, "author": c.author,
-        "author_label": c.author_label, "body": c.body, "mentions": c.mentions,
-        "resolved": c.resolved_at.is_some(), "resolved_at": c.resolved_at.as_ref().map(fmt_ts),
-        "resolved_by": c.resolved_by, "created_at": fmt_ts(&c.created_at),
-        "updated_at": fmt_ts(&c.updated_at),
-    })
-}
-
 #[OpenApi(prefix_path = "/api/v1/manage/entries", tag = "Tag::Comments")]
 impl CommentsApi {
     /// An entry's comments, oldest first; replies carry `parent_id`.
@@ -59,17 +47,22 @@ impl CommentsApi {
         method = "get",
         operation_id = "listComments"
     )]
-    async fn list(&self, auth: Auth, type_id: Path<String>, id: Path<String>) -> ApiResult<Reply> {
+    async fn list(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        id: Path<String>,
+    ) -> ApiResult<Body<CommentList>> {
         let list = self
             .services
             .content
             .comments(&auth.0, &type_id, &id)
             .await?;
-        let items: Vec<Value> = list.iter().map(comment_json).collect();
-        let total = items.len();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": null, "total": total }),
-        ))
+        Ok(Body::new(&CommentList {
+            items: list.iter().map(Comment::from).collect(),
+            next_cursor: None,
+            total: list.len() as i64,
+        }))
     }
 
     /// Comment on an entry, or reply to a comment.
@@ -84,7 +77,7 @@ impl CommentsApi {
         type_id: Path<String>,
         id: Path<String>,
         body: Json<CommentCreate>,
-    ) -> ApiResult<Created> {
+    ) -> ApiResult<Made<Comment>> {
         let c = self
             .services
             .content
@@ -96,7 +89,7 @@ impl CommentsApi {
                 body.0.parent_id.as_deref(),
             )
             .await?;
-        Ok(Created(Reply::json(&comment_json(&c))))
+        Ok(Made::new(&Comment::from(&c)))
     }
 
     /// Edit a comment's text (its author) or resolve / reopen it.
@@ -112,7 +105,7 @@ impl CommentsApi {
         id: Path<String>,
         comment_id: Path<String>,
         body: Json<CommentUpdate>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Comment>> {
         let patch = CommentPatch {
             body: body.0.body,
             resolved: body.0.resolved,
@@ -122,7 +115,7 @@ impl CommentsApi {
             .content
             .change_comment(&auth.0, &type_id, &id, &comment_id, patch)
             .await?;
-        Ok(Reply::json(&comment_json(&c)))
+        Ok(Body::new(&Comment::from(&c)))
     }
 
     /// Remove a comment and its replies (its author, or whoever may delete the entry).

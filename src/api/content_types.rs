@@ -4,15 +4,17 @@ use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use serde_json::{Value, json};
 
-use super::{Auth, Created, NoContent, Reply, header};
+use super::dto::content::{ContentTypeList, ContentTypeRecord};
+use super::dto::{Body, Fresh, Made, Typed};
+use super::{Auth, NoContent, Reply, header};
 use crate::domain::fmt_ts;
 use crate::domain::schema::ContentTypeDef;
 use crate::error::ApiResult;
 use crate::services::Services;
 use crate::services::schema::type_etag;
 use crate::store::content_types::TypeRow;
+use serde_json::{Value, json};
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -25,11 +27,13 @@ pub struct ContentTypesApi {
     pub public_url: String,
 }
 
-pub fn type_json(row: &TypeRow) -> Value {
+/// A content type as stored, in the compact form of the schema file (what
+/// `ContentTypeRecord` documents: defaults left out).
+pub fn type_json(row: &TypeRow) -> Reply {
     let mut v = serde_json::to_value(&row.def).unwrap_or(Value::Null);
     v["created_at"] = json!(fmt_ts(&row.created_at));
     v["updated_at"] = json!(fmt_ts(&row.updated_at));
-    v
+    Reply::json(&v)
 }
 
 #[OpenApi(
@@ -39,40 +43,50 @@ pub fn type_json(row: &TypeRow) -> Value {
 impl ContentTypesApi {
     /// List content types.
     #[oai(path = "/", method = "get", operation_id = "listContentTypes")]
-    async fn list(&self, auth: Auth) -> ApiResult<Reply> {
-        let items: Vec<Value> = self
-            .services
-            .schema
-            .list(&auth.0)?
+    async fn list(&self, auth: Auth) -> ApiResult<Body<ContentTypeList>> {
+        let rows = self.services.schema.list(&auth.0)?;
+        let items: Vec<Value> = rows
             .iter()
-            .map(|t| type_json(t))
+            .map(|t| {
+                let mut v = serde_json::to_value(&t.def).unwrap_or(Value::Null);
+                v["created_at"] = json!(fmt_ts(&t.created_at));
+                v["updated_at"] = json!(fmt_ts(&t.updated_at));
+                v
+            })
             .collect();
         let total = items.len();
-        Ok(Reply::json(
+        Ok(Typed::wrap(Reply::json(
             &json!({ "items": items, "next_cursor": null, "total": total }),
-        ))
+        )))
     }
 
     /// Create a content type.
     #[oai(path = "/", method = "post", operation_id = "createContentType")]
-    async fn create(&self, auth: Auth, body: Json<ContentTypeDef>) -> ApiResult<Created> {
+    async fn create(
+        &self,
+        auth: Auth,
+        body: Json<ContentTypeDef>,
+    ) -> ApiResult<Made<ContentTypeRecord>> {
         let row = self.services.schema.create(&auth.0, body.0).await?;
         let location = format!(
             "{}/api/v1/manage/content-types/{}",
             self.public_url, row.def.api_id
         );
-        Ok(Created(
-            Reply::json(&type_json(&row))
-                .header("location", location)
-                .header("etag", type_etag(&row)),
-        ))
+        Ok(Made::wrap(type_json(&row))
+            .header("location", location)
+            .header("etag", type_etag(&row)))
     }
 
     /// Get a content type (ETag; `If-None-Match` gives 304).
     #[oai(path = "/:api_id", method = "get", operation_id = "getContentType")]
-    async fn get(&self, auth: Auth, api_id: Path<String>, req: &Request) -> ApiResult<Reply> {
+    async fn get(
+        &self,
+        auth: Auth,
+        api_id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Fresh<ContentTypeRecord>> {
         let row = self.services.schema.get(&auth.0, &api_id)?;
-        Ok(Reply::json(&type_json(&row)).conditional(req, &type_etag(&row)))
+        Ok(Fresh::wrap(type_json(&row)).conditional(req, &type_etag(&row)))
     }
 
     /// Replace a content type's definition. Changes that would lose or invalidate stored
@@ -85,7 +99,7 @@ impl ContentTypesApi {
         body: Json<ContentTypeDef>,
         force: Query<Option<bool>>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<ContentTypeRecord>> {
         let row = self
             .services
             .schema
@@ -97,7 +111,7 @@ impl ContentTypesApi {
                 force.0.unwrap_or(false),
             )
             .await?;
-        Ok(Reply::json(&type_json(&row)).header("etag", type_etag(&row)))
+        Ok(Body::wrap(type_json(&row)).header("etag", type_etag(&row)))
     }
 
     /// Delete a content type. One with entries needs `force=true` (its entries go too).

@@ -9,6 +9,8 @@ use super::render::{body_etag, entry};
 use std::sync::Arc;
 
 use super::delivery_cache::{Cached, DeliveryCache};
+use super::dto::content::{Entry, EntryList};
+use super::dto::{Fresh, Typed};
 use super::{MaybeAuth, Reply, query_pairs};
 use crate::domain::query::Surface;
 use crate::error::ApiResult;
@@ -82,13 +84,19 @@ impl DeliveryApi {
         auth: MaybeAuth,
         type_id: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Fresh<EntryList>> {
         let principal = auth.principal();
         let render = async {
             let (page, ty) = self
                 .services
                 .content
-                .list(&principal, &type_id, &query_pairs(req), Surface::Delivery)
+                .list(
+                    &principal,
+                    &type_id,
+                    &query_pairs(req),
+                    None,
+                    Surface::Delivery,
+                )
                 .await?;
             let items: Vec<Value> = page
                 .items
@@ -100,7 +108,8 @@ impl DeliveryApi {
                 &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
             ))
         };
-        self.cached(&principal, &type_id, req, render).await
+        let reply = self.cached(&principal, &type_id, req, render).await?;
+        Ok(Typed::wrap(reply))
     }
 
     /// One published entry by id or slug.
@@ -115,7 +124,7 @@ impl DeliveryApi {
         type_id: Path<String>,
         id_or_slug: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Fresh<Entry>> {
         let principal = auth.principal();
         let render = async {
             let (row, ty, select, view) = self
@@ -125,6 +134,7 @@ impl DeliveryApi {
                 .await?;
             Ok(Reply::json(&entry(&row, &ty.def, &view, select.as_deref())))
         };
-        self.cached(&principal, &type_id, req, render).await
+        let reply = self.cached(&principal, &type_id, req, render).await?;
+        Ok(Typed::wrap(reply))
     }
 }

@@ -10,8 +10,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::dto::content::{
+    Entry, EntryDiff, EntryList, FieldChange, ScheduledJobList, Transition, TransitionList,
+    Version, VersionList, VersionSummary,
+};
+use super::dto::{Body, Fresh, Made, Typed};
 use super::render::{self, entry};
-use super::{Auth, Created, NoContent, Reply, header, query_pairs};
+use super::{Auth, NoContent, Reply, header, query_pairs};
 use crate::domain::access::Visibility;
 use crate::domain::query::Surface;
 use crate::error::{ApiError, ApiResult, Code};
@@ -74,17 +79,11 @@ pub struct ScheduleRequest {
     pub unpublish_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub(crate) fn job_json(j: &crate::store::schedules::ScheduleRow) -> Value {
-    json!({
-        "id": j.id, "type": j.type_id, "entry_id": j.entry_id, "action": j.action,
-        "run_at": crate::domain::fmt_ts(&j.run_at), "version": j.version, "status": j.status,
-        "created_by": j.created_by, "created_at": crate::domain::fmt_ts(&j.created_at),
-        "done_at": j.done_at.as_ref().map(crate::domain::fmt_ts), "error": j.error,
-    })
-}
-
-fn manage_reply((row, ty, view): (EntryRow, Arc<TypeRow>, Visibility)) -> Reply {
-    Reply::json(&entry(&row, &ty.def, &view, None)).header("etag", entry_etag(&row))
+/// An entry of a management answer, with its ETag.
+pub(crate) fn manage_reply<const S: u16>(
+    (row, ty, view): (EntryRow, Arc<TypeRow>, Visibility),
+) -> Typed<Entry, S> {
+    Typed::wrap(Reply::json(&entry(&row, &ty.def, &view, None))).header("etag", entry_etag(&row))
 }
 
 impl From<EntryWrite> for EntryInput {
@@ -117,11 +116,16 @@ impl EntriesApi {
     /// startswith null; groups with `filter[or][0][…]`), `sort=-created_at,title`,
     /// `fields=a,b`, `limit` (1-100, default 20), `cursor` (from `next_cursor`), `locale`.
     #[oai(path = "/:type_id", method = "get", operation_id = "listEntries")]
-    async fn list(&self, auth: Auth, type_id: Path<String>, req: &Request) -> ApiResult<Reply> {
+    async fn list(
+        &self,
+        auth: Auth,
+        type_id: Path<String>,
+        req: &Request,
+    ) -> ApiResult<Body<EntryList>> {
         let (page, ty) = self
             .services
             .content
-            .list(&auth.0, &type_id, &query_pairs(req), Surface::Manage)
+            .list(&auth.0, &type_id, &query_pairs(req), None, Surface::Manage)
             .await?;
         let items: Vec<Value> = page
             .items
@@ -129,9 +133,9 @@ impl EntriesApi {
             .zip(&page.views)
             .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
             .collect();
-        Ok(Reply::json(
+        Ok(Typed::wrap(Reply::json(
             &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
-        ))
+        )))
     }
 
     /// Create an entry (version 1, a draft unless the type has draft/publish off).
@@ -141,7 +145,7 @@ impl EntriesApi {
         auth: Auth,
         type_id: Path<String>,
         body: Json<EntryWrite>,
-    ) -> ApiResult<Created> {
+    ) -> ApiResult<Made<Entry>> {
         let created = self
             .services
             .content
@@ -151,7 +155,7 @@ impl EntriesApi {
             "{}/api/v1/manage/entries/{}/{}",
             self.public_url, created.0.type_id, created.0.id
         );
-        Ok(Created(manage_reply(created).header("location", location)))
+        Ok(manage_reply(created).header("location", location))
     }
 
     /// Get an entry's working draft (ETag; `If-None-Match` gives 304).
@@ -162,19 +166,20 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Fresh<Entry>> {
         let (row, ty, view) = self.services.content.get(&auth.0, &type_id, &id).await?;
         let (select, _) =
             crate::domain::query::parse_get_params(&ty.def, &query_pairs(req), &view)?;
         match select {
             None => {
                 let etag = entry_etag(&row);
-                Ok(Reply::json(&entry(&row, &ty.def, &view, None)).conditional(req, &etag))
+                let reply = Reply::json(&entry(&row, &ty.def, &view, None));
+                Ok(Typed::wrap(reply.conditional(req, &etag)))
             }
             Some(select) => {
                 let reply = Reply::json(&entry(&row, &ty.def, &view, Some(&select)));
                 let etag = render::body_etag(reply.body_bytes());
-                Ok(reply.conditional(req, &etag))
+                Ok(Typed::wrap(reply.conditional(req, &etag)))
             }
         }
     }
@@ -189,7 +194,7 @@ impl EntriesApi {
         id: Path<String>,
         body: Json<EntryWrite>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Entry>> {
         let updated = self
             .services
             .content
@@ -237,7 +242,7 @@ impl EntriesApi {
         id: Path<String>,
         before: Query<Option<i32>>,
         limit: Query<Option<u64>>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<VersionList>> {
         let limit = page_limit(limit.0)?;
         let (list, total) = self
             .services
@@ -249,10 +254,11 @@ impl EntriesApi {
         } else {
             None
         };
-        let items: Vec<Value> = list.iter().map(render::version_summary).collect();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": next, "total": total }),
-        ))
+        Ok(Body::new(&VersionList {
+            items: list.iter().map(VersionSummary::from).collect(),
+            next_cursor: next,
+            total,
+        }))
     }
 
     /// One version with its full data.
@@ -267,13 +273,13 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         n: Path<i32>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Version>> {
         let (v, ty, view) = self
             .services
             .content
             .version(&auth.0, &type_id, &id, n.0)
             .await?;
-        Ok(Reply::json(&render::version_full(&v, &ty.def, &view)))
+        Ok(Body::new(&render::version_full(&v, &ty.def, &view)))
     }
 
     /// Field-by-field differences between two versions.
@@ -289,15 +295,17 @@ impl EntriesApi {
         id: Path<String>,
         from: Query<i32>,
         to: Query<i32>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<EntryDiff>> {
         let changes = self
             .services
             .content
             .diff(&auth.0, &type_id, &id, from.0, to.0)
             .await?;
-        Ok(Reply::json(
-            &json!({ "from": from.0, "to": to.0, "changes": changes }),
-        ))
+        Ok(Body::new(&EntryDiff {
+            from: i64::from(from.0),
+            to: i64::from(to.0),
+            changes: changes.iter().map(FieldChange::from).collect(),
+        }))
     }
 
     /// Restore a version: its data becomes a new version (history is kept).
@@ -313,7 +321,7 @@ impl EntriesApi {
         id: Path<String>,
         body: Json<RestoreRequest>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Entry>> {
         let restored = self
             .services
             .content
@@ -344,7 +352,7 @@ impl EntriesApi {
         id: Path<String>,
         body: Json<TransitionRequest>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Entry>> {
         let moved = self
             .services
             .content
@@ -371,25 +379,17 @@ impl EntriesApi {
         auth: Auth,
         type_id: Path<String>,
         id: Path<String>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<TransitionList>> {
         let list = self
             .services
             .content
             .transitions(&auth.0, &type_id, &id)
             .await?;
-        let items: Vec<Value> = list
-            .iter()
-            .map(|t| {
-                json!({
-                    "id": t.id, "from": t.from_stage, "to": t.to_stage, "actor": t.actor,
-                    "comment": t.comment, "created_at": crate::domain::fmt_ts(&t.created_at),
-                })
-            })
-            .collect();
-        let total = items.len();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": null, "total": total }),
-        ))
+        Ok(Body::new(&TransitionList {
+            items: list.iter().map(Transition::from).collect(),
+            next_cursor: None,
+            total: list.len() as i64,
+        }))
     }
 
     /// Schedule a publish (of the draft as it is now) and/or an unpublish. Needs the
@@ -406,7 +406,7 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         body: Json<ScheduleRequest>,
-    ) -> ApiResult<Created> {
+    ) -> ApiResult<Made<ScheduledJobList>> {
         let jobs = self
             .services
             .content
@@ -418,8 +418,7 @@ impl EntriesApi {
                 body.0.unpublish_at,
             )
             .await?;
-        let items: Vec<Value> = jobs.iter().map(job_json).collect();
-        Ok(Created(Reply::json(&json!({ "items": items }))))
+        Ok(Made::new(&ScheduledJobList::of(&jobs)))
     }
 
     /// An entry's scheduled jobs, newest first (pending, done, failed, cancelled).
@@ -433,17 +432,13 @@ impl EntriesApi {
         auth: Auth,
         type_id: Path<String>,
         id: Path<String>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<ScheduledJobList>> {
         let jobs = self
             .services
             .content
             .schedules_of(&auth.0, &type_id, &id)
             .await?;
-        let items: Vec<Value> = jobs.iter().map(job_json).collect();
-        let total = items.len();
-        Ok(Reply::json(
-            &json!({ "items": items, "next_cursor": null, "total": total }),
-        ))
+        Ok(Body::new(&ScheduledJobList::of(&jobs)))
     }
 
     /// Cancel a pending job.
@@ -478,7 +473,7 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Entry>> {
         let published = self
             .services
             .content
@@ -499,7 +494,7 @@ impl EntriesApi {
         type_id: Path<String>,
         id: Path<String>,
         req: &Request,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<Entry>> {
         let unpublished = self
             .services
             .content

@@ -137,7 +137,7 @@ pub fn error_response(err: poem::Error) -> Response {
             Code::InvalidBody,
             format!(
                 "the request body does not have the expected shape: {}",
-                trim_reason(&err.to_string())
+                super::parse_messages::humanize(&err.to_string())
             ),
         )
     } else if err.is::<ContentTypeError>() {
@@ -146,7 +146,10 @@ pub fn error_response(err: poem::Error) -> Response {
             "send the body as JSON with `Content-Type: application/json`",
         )
     } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
-        ApiError::new(Code::InvalidParameter, trim_reason(&err.to_string()))
+        ApiError::new(
+            Code::InvalidParameter,
+            super::parse_messages::humanize(&err.to_string()),
+        )
     } else if err.is::<AuthorizationError>() {
         ApiError::unauthenticated()
     } else if err.is::<poem::error::NotFoundError>() {
@@ -268,7 +271,17 @@ pub fn input_guard(
                 .get("content-type")
                 .and_then(|h| h.to_str().ok())
                 .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-            if is_json {
+            // An empty body is no body: action endpoints (publish, unpublish) take none
+            // whatever the client's `Content-Type`, and one that needs a body says so
+            // (400 `invalid_body`) rather than 415 for a header that does not matter.
+            if bytes.is_empty() {
+                if req.headers().get("content-type").is_none() {
+                    req.headers_mut().insert(
+                        "content-type",
+                        poem::http::HeaderValue::from_static("application/json"),
+                    );
+                }
+            } else if is_json {
                 input_check::check_json_body(&bytes)?;
             }
             req.set_body(Body::from_bytes(bytes));

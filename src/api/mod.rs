@@ -11,12 +11,17 @@ pub mod comments;
 pub mod content_types;
 pub mod delivery;
 pub mod delivery_cache;
+pub mod dto;
 pub mod entries;
 pub mod input_check;
 pub mod middleware;
 pub mod openapi_doc;
+pub mod openapi_normalize;
+pub mod openapi_paths;
 pub mod openapi_types;
 pub mod ops;
+pub mod parse_messages;
+pub mod queries;
 pub mod rate_limit;
 pub mod render;
 pub mod trash;
@@ -76,6 +81,10 @@ impl Reply {
         self
     }
 
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn body_bytes(&self) -> &[u8] {
         self.body.as_deref().unwrap_or_default()
     }
@@ -121,19 +130,6 @@ impl IntoResponse for Reply {
     }
 }
 
-fn json_response(status: u16, description: &'static str) -> MetaResponse {
-    MetaResponse {
-        description,
-        status: Some(status),
-        status_range: None,
-        content: vec![MetaMediaType {
-            content_type: "application/json",
-            schema: MetaSchemaRef::Inline(Box::new(poem_openapi::registry::MetaSchema::ANY)),
-        }],
-        headers: vec![],
-    }
-}
-
 fn empty_response(status: u16, description: &'static str) -> MetaResponse {
     MetaResponse {
         description,
@@ -142,38 +138,6 @@ fn empty_response(status: u16, description: &'static str) -> MetaResponse {
         content: vec![],
         headers: vec![],
     }
-}
-
-impl ApiResponse for Reply {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![
-                json_response(200, "Success"),
-                empty_response(304, "Not modified: the `If-None-Match` ETag is current"),
-            ],
-        }
-    }
-
-    fn register(_registry: &mut Registry) {}
-}
-
-/// A 201 reply (with `Location` where the resource has a URL).
-pub struct Created(pub Reply);
-
-impl IntoResponse for Created {
-    fn into_response(self) -> Response {
-        self.0.status(StatusCode::CREATED).into_response()
-    }
-}
-
-impl ApiResponse for Created {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![json_response(201, "Created")],
-        }
-    }
-
-    fn register(_registry: &mut Registry) {}
 }
 
 /// A 204 reply.

@@ -11,7 +11,8 @@ use poem::web::Data;
 use poem::{Request, Response, handler};
 use serde_json::{Value, json};
 
-use super::openapi_types::{TypeView, add_types};
+use super::openapi_paths::add_types;
+use super::openapi_types::TypeView;
 use crate::authz::Authz;
 use crate::domain::access::FieldSet;
 use crate::services::TypeCache;
@@ -24,7 +25,10 @@ const MAX_VIEWS: usize = 64;
 
 /// The static part, produced once at start, and the per-caller documents made from it.
 pub struct DocSource {
+    /// As poem-openapi made it: the docs page embeds this text, replaced per caller.
     pub static_spec: String,
+    /// The static part after `document_static_rules` and `normalize`.
+    static_doc: Option<Value>,
     pub docs_html: String,
     pub types: TypeCache,
     authz: Authz,
@@ -34,8 +38,16 @@ pub struct DocSource {
 
 impl DocSource {
     pub fn new(static_spec: String, docs_html: String, types: TypeCache, authz: Authz) -> Self {
+        let static_doc = serde_json::from_str::<Value>(&static_spec)
+            .ok()
+            .map(|mut doc| {
+                document_static_rules(&mut doc);
+                super::openapi_normalize::normalize(&mut doc);
+                doc
+            });
         Self {
             static_spec,
+            static_doc,
             docs_html,
             types,
             authz,
@@ -71,16 +83,15 @@ impl DocSource {
                 Some(r) => self.type_view(r, &t.def),
             })
             .collect();
-        let spec = match serde_json::from_str::<Value>(&self.static_spec) {
-            Ok(mut doc) => {
-                document_static_rules(&mut doc);
+        let spec = match self.static_doc.clone() {
+            Some(mut doc) => {
                 if let Some(r) = role {
                     self.drop_unusable_paths(&mut doc, r, &views);
                 }
                 add_types(&mut doc, &views);
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
             }
-            Err(_) => self.static_spec.clone(),
+            None => self.static_spec.clone(),
         };
         let html = self.docs_html.replacen(&self.static_spec, &spec, 1);
         let (spec, html) = (Arc::new(spec), Arc::new(html));
@@ -127,7 +138,7 @@ impl DocSource {
                 return true;
             };
             let resource = match rest.split('/').next().unwrap_or_default() {
-                "entries" | "schedules" | "trash" => return manages_entries,
+                "entries" | "schedules" | "trash" | "query" => return manages_entries,
                 "content-types" => "schema",
                 "events" => "audit",
                 other => other,
@@ -202,7 +213,7 @@ impl DocSource {
 }
 
 /// Rules the server enforces on the static request bodies that poem-openapi does not write
-/// into the document: no unknown properties, and the formats our validation checks.
+/// into the document: the formats and limits our validation checks.
 fn document_static_rules(doc: &mut Value) {
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
@@ -210,12 +221,6 @@ fn document_static_rules(doc: &mut Value) {
     else {
         return;
     };
-    for (name, schema) in schemas.iter_mut() {
-        if schema.get("properties").is_some() && !matches!(name.as_str(), "ErrorBody" | "ErrorInfo")
-        {
-            schema["additionalProperties"] = json!(false);
-        }
-    }
     let rules = [
         (
             "ContentType",

@@ -39,7 +39,7 @@ impl TypeView {
 
     /// Fields a management response shows: what `read_drafts` covers plus what the caller
     /// may write (responses to writes echo those).
-    fn managed_fields(&self) -> FieldSet {
+    pub(super) fn managed_fields(&self) -> FieldSet {
         [&self.manage, &self.create, &self.update]
             .into_iter()
             .flatten()
@@ -47,20 +47,102 @@ impl TypeView {
     }
 }
 
-fn field_schema(f: &FieldDef, nullable: bool) -> Value {
-    let v = &f.validations;
-    let mut s = match f.ty {
-        FieldType::Text | FieldType::Longtext => json!({ "type": "string" }),
-        FieldType::Richtext => json!({
+/// How a schema is used: what a read answers, or what a create / update sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Read,
+    Create,
+    Update,
+}
+
+/// The named component schemas made while describing one type's fields.
+struct Components<'a>(&'a mut Map<String, Value>);
+
+impl Components<'_> {
+    fn add(&mut self, name: &str, schema: Value) -> Value {
+        self.0.insert(name.to_string(), schema);
+        schema_ref(name)
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// A reference that may also be `null`. OpenAPI 3.0 cannot put `nullable` beside a
+/// `$ref`, so the one-element `allOf` is the only form that keeps the named schema.
+fn nullable_ref(name: &str) -> Value {
+    json!({ "allOf": [schema_ref(name)], "nullable": true })
+}
+
+/// The shared schemas of rich text (ProseMirror / TipTap JSON).
+fn add_rich_text(out: &mut Map<String, Value>) {
+    out.insert(
+        "RichText".into(),
+        json!({
             "type": "object",
             "description": "A rich-text document (ProseMirror/TipTap JSON)",
             "required": ["type"],
             "properties": {
                 "type": { "type": "string", "enum": ["doc"] },
-                "content": { "type": "array", "items": { "type": "object", "additionalProperties": true } }
+                "content": { "type": "array", "items": schema_ref("RichTextNode") }
             },
             "additionalProperties": true
         }),
+    );
+    out.insert(
+        "RichTextNode".into(),
+        json!({
+            "type": "object",
+            "description": "A node of a rich-text document: a block, or `text` with `marks`",
+            "required": ["type"],
+            "properties": {
+                "type": { "type": "string" },
+                "attrs": { "type": "object", "additionalProperties": true },
+                "content": { "type": "array", "items": schema_ref("RichTextNode") },
+                "text": { "type": "string" },
+                "marks": { "type": "array", "items": schema_ref("RichTextMark") }
+            },
+            "additionalProperties": true
+        }),
+    );
+    out.insert(
+        "RichTextMark".into(),
+        json!({
+            "type": "object",
+            "description": "A mark on text (`bold`, `italic`, `link`, …)",
+            "required": ["type"],
+            "properties": {
+                "type": { "type": "string" },
+                "attrs": { "type": "object", "additionalProperties": true }
+            },
+            "additionalProperties": true
+        }),
+    );
+}
+
+/// The schema of one field's value. `owner` names the schema it sits in (`Article`,
+/// `ArticleLinksItem`): a component becomes its own named schema after it.
+fn field_schema(
+    f: &FieldDef,
+    nullable: bool,
+    mode: Mode,
+    owner: &str,
+    out: &mut Components,
+) -> Value {
+    let v = &f.validations;
+    let mut s = match f.ty {
+        FieldType::Text | FieldType::Longtext => json!({ "type": "string" }),
+        FieldType::Richtext => {
+            return with_description(
+                if nullable {
+                    nullable_ref("RichText")
+                } else {
+                    schema_ref("RichText")
+                },
+                f,
+            );
+        }
         FieldType::Integer => json!({ "type": "integer", "format": "int64" }),
         FieldType::Decimal => json!({ "type": "number", "format": "double" }),
         FieldType::Boolean => json!({ "type": "boolean" }),
@@ -82,29 +164,56 @@ fn field_schema(f: &FieldDef, nullable: bool) -> Value {
             }
         }
         FieldType::Component => {
+            let name = format!(
+                "{owner}{}{}{}",
+                pascal(&f.name),
+                if f.repeatable { "Item" } else { "" },
+                if mode == Mode::Read { "" } else { "Input" }
+            );
             let mut props = Map::new();
             let mut required = Vec::new();
             for sub in &f.fields {
-                props.insert(sub.name.clone(), field_schema(sub, !sub.required));
+                // A component is written whole, so an update sends it as a create does.
+                let sub_mode = if mode == Mode::Read {
+                    Mode::Read
+                } else {
+                    Mode::Create
+                };
+                props.insert(
+                    sub.name.clone(),
+                    field_schema(sub, !sub.required, sub_mode, &name, out),
+                );
                 if sub.required {
                     required.push(json!(sub.name));
                 }
             }
-            let mut obj =
-                json!({ "type": "object", "properties": props, "additionalProperties": false });
+            let mut obj = json!({
+                "type": "object",
+                "description": format!("Component `{}`", f.name),
+                "properties": props,
+            });
+            if mode != Mode::Read {
+                obj["additionalProperties"] = json!(false);
+            }
             if !required.is_empty() {
                 obj["required"] = json!(required);
             }
+            out.add(&name, obj);
             if f.repeatable {
-                json!({ "type": "array", "items": obj })
+                json!({ "type": "array", "items": schema_ref(&name) })
+            } else if nullable {
+                return with_description(nullable_ref(&name), f);
             } else {
-                obj
+                return with_description(schema_ref(&name), f);
             }
         }
     };
     if f.ty.is_stringy() {
         if let Some(n) = v.min_length {
             s["minLength"] = json!(n);
+        } else if f.required && f.ty != FieldType::Enum {
+            // Required text refuses "" (and whitespace-only text).
+            s["minLength"] = json!(1);
         }
         if let Some(n) = v.max_length {
             s["maxLength"] = json!(n);
@@ -132,6 +241,29 @@ fn field_schema(f: &FieldDef, nullable: bool) -> Value {
             s["maximum"] = json!(n);
         }
     }
+    s = with_description(s, f);
+    if let Some(d) = &f.default {
+        // A `default` in the schema makes generators treat the property as always
+        // present (openapi-typescript) or required: it is stated in words instead.
+        let text = s["description"].as_str().unwrap_or_default().to_string();
+        let sep = if text.is_empty() { "" } else { ". " };
+        let when = if mode == Mode::Read {
+            "Given to new entries"
+        } else {
+            "Default when left out"
+        };
+        s["description"] = json!(format!("{text}{sep}{when}: `{d}`"));
+    }
+    if nullable && f.ty != FieldType::Json {
+        s["nullable"] = json!(true);
+        if let Some(Value::Array(values)) = s.get_mut("enum") {
+            values.push(Value::Null);
+        }
+    }
+    s
+}
+
+fn with_description(mut s: Value, f: &FieldDef) -> Value {
     let mut description = f.description.clone().unwrap_or_default();
     if let (FieldType::Relation, Some(target)) = (f.ty, &f.target) {
         description = format!(
@@ -140,19 +272,24 @@ fn field_schema(f: &FieldDef, nullable: bool) -> Value {
         );
     }
     if !description.is_empty() {
-        s["description"] = json!(description);
-    }
-    if let Some(d) = &f.default {
-        s["default"] = d.clone();
-    }
-    if nullable && f.ty != FieldType::Json {
-        s["nullable"] = json!(true);
+        // Beside a `$ref`, 3.0 ignores siblings: the description goes on the wrapper only.
+        if s.get("$ref").is_none() {
+            s["description"] = json!(description);
+        }
     }
     s
 }
 
-/// The `fields` object of one schema: the fields `shown` lets through.
-fn fields_object(ty: &ContentTypeDef, shown: &dyn Fn(&FieldDef) -> bool, mode: &str) -> Value {
+/// The `fields` object of one schema: the fields `shown` lets through. In answers a
+/// field may be left out (`fields=` selects), so none is required there; `null` stands
+/// for no value wherever the field is optional.
+fn fields_object(
+    ty: &ContentTypeDef,
+    shown: &dyn Fn(&FieldDef) -> bool,
+    mode: Mode,
+    owner: &str,
+    out: &mut Components,
+) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for f in &ty.fields {
@@ -161,19 +298,17 @@ fn fields_object(ty: &ContentTypeDef, shown: &dyn Fn(&FieldDef) -> bool, mode: &
         }
         let must = f.required && f.ty != FieldType::Slug;
         let nullable = match mode {
-            "create" => !must,
-            "update" => true,
-            _ => !f.required,
+            Mode::Create => !must,
+            Mode::Update => !f.required,
+            Mode::Read => !f.required,
         };
-        props.insert(f.name.clone(), field_schema(f, nullable));
-        match mode {
-            "create" if must => required.push(json!(f.name)),
-            "read" => required.push(json!(f.name)),
-            _ => {}
+        props.insert(f.name.clone(), field_schema(f, nullable, mode, owner, out));
+        if mode == Mode::Create && must {
+            required.push(json!(f.name));
         }
     }
     let mut obj = json!({ "type": "object", "properties": props });
-    if mode != "read" {
+    if mode != Mode::Read {
         obj["additionalProperties"] = json!(false);
     }
     if !required.is_empty() {
@@ -191,8 +326,8 @@ fn envelope(ty: &ContentTypeDef, fields: Value, description: &str) -> Value {
             "id": { "type": "string", "format": "uuid" },
             "type": { "type": "string", "enum": [ty.api_id] },
             "locale": { "type": "string" },
-            "version": { "type": "integer", "format": "int32" },
-            "status": { "type": "string", "enum": ["draft", "published", "changed"] },
+            "version": { "type": "integer", "format": "int64" },
+            "status": schema_ref("EntryStatus"),
             "stage": { "type": "string" },
             "owner": { "type": "string", "nullable": true },
             "created_at": { "type": "string", "format": "date-time" },
@@ -203,350 +338,213 @@ fn envelope(ty: &ContentTypeDef, fields: Value, description: &str) -> Value {
     })
 }
 
-fn filter_schema(ty: &ContentTypeDef, shown: &dyn Fn(&FieldDef) -> bool) -> Value {
-    let mut props = Map::new();
-    for f in ty
-        .fields
-        .iter()
-        .filter(|f| shown(f) && (f.ty.is_scalar() || (f.ty == FieldType::Relation && !f.many)))
-    {
-        let value = field_schema(f, false);
-        let mut ops = Map::new();
-        for op in ["eq", "ne", "lt", "lte", "gt", "gte"] {
-            if f.ty == FieldType::Boolean && !matches!(op, "eq" | "ne") {
-                continue;
-            }
-            ops.insert(op.into(), value.clone());
-        }
-        ops.insert(
-            "in".into(),
-            json!({ "type": "string", "description": "Comma-separated values" }),
-        );
-        ops.insert(
-            "nin".into(),
-            json!({ "type": "string", "description": "Comma-separated values" }),
-        );
-        if f.ty.is_stringy() {
-            for op in ["contains", "icontains", "startswith"] {
-                ops.insert(op.into(), json!({ "type": "string" }));
-            }
-        }
-        ops.insert("null".into(), json!({ "type": "boolean" }));
-        props.insert(
-            f.name.clone(),
-            json!({ "type": "object", "properties": ops, "additionalProperties": false }),
-        );
+/// The operators a field can be filtered with, and the schema of each one's value.
+pub(super) fn filter_ops(f: &FieldDef) -> Vec<(&'static str, Value)> {
+    let mut value = field_schema_plain(f);
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("description");
+        obj.remove("default");
     }
-    json!({
-        "type": "object",
-        "description": "filter[field][op]=value; combine with filter[or][0][…] and filter[and][0][…]",
-        "properties": props
-    })
-}
-
-fn list_params() -> Vec<Value> {
-    vec![
-        json!({ "name": "sort", "in": "query", "required": false, "description": "Comma-separated fields, `-` for descending (e.g. `-published_at,title`)", "schema": { "type": "string" } }),
-        json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }),
-        json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } }),
-        json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page", "schema": { "type": "string" } }),
-        json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$" } }),
-    ]
-}
-
-fn errors(codes: &[u16]) -> Map<String, Value> {
-    let mut m = Map::new();
-    for code in codes {
-        m.insert(
-            code.to_string(),
-            json!({ "$ref": format!("#/components/responses/Error{code}") }),
-        );
+    let mut ops = Vec::new();
+    for op in ["eq", "ne", "lt", "lte", "gt", "gte"] {
+        if matches!(
+            f.ty,
+            FieldType::Boolean | FieldType::Relation | FieldType::Enum
+        ) && !matches!(op, "eq" | "ne")
+        {
+            continue;
+        }
+        ops.push((op, value.clone()));
     }
-    m
+    if f.ty != FieldType::Boolean {
+        for op in ["in", "nin"] {
+            ops.push((
+                op,
+                json!({ "type": "array", "items": value.clone(), "maxItems": 100 }),
+            ));
+        }
+    }
+    if f.ty.is_stringy() {
+        for op in ["contains", "icontains", "startswith"] {
+            ops.push((op, json!({ "type": "string", "maxLength": 1000 })));
+        }
+    }
+    ops.push((
+        "null",
+        json!({ "type": "boolean", "description": "`true`: no value; `false`: has one" }),
+    ));
+    ops
 }
 
-fn ok(description: &str, schema_ref: &str, status: u16) -> (String, Value) {
-    (
-        status.to_string(),
-        json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema_ref}") } } } }),
+/// A field's value schema without naming anything (filters take scalars only).
+fn field_schema_plain(f: &FieldDef) -> Value {
+    let mut scratch = Map::new();
+    let mut plain = f.clone();
+    plain.many = false;
+    plain.default = None;
+    field_schema(
+        &plain,
+        false,
+        Mode::Create,
+        "",
+        &mut Components(&mut scratch),
     )
 }
 
-/// One generated operation.
-struct Op<'a> {
-    id: String,
-    summary: String,
-    tag: &'a str,
-    params: Vec<Value>,
-    body: Option<String>,
-    success: (String, Value),
-    errors: &'a [u16],
-    /// Anonymous callers allowed (as the `public` role).
-    public: bool,
+/// Fields a list can be filtered on (what `condition` in the query module accepts).
+pub(super) fn filterable(f: &FieldDef) -> bool {
+    f.ty.is_scalar() || (f.ty == FieldType::Relation && !f.many)
 }
 
-impl Op<'_> {
-    fn render(self) -> Value {
-        let mut responses = errors(self.errors);
-        responses.insert(self.success.0, self.success.1);
-        let mut o = json!({
-            "operationId": self.id,
-            "summary": self.summary,
-            "tags": [self.tag],
-            "parameters": self.params,
-            "responses": responses,
-            "security": if self.public { json!([{ "bearer": [] }, {}]) } else { json!([{ "bearer": [] }]) },
-        });
-        if let Some(schema) = self.body {
-            o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
-        }
-        o
+/// `ArticleFilter`: the JSON filter of `POST …/query`, with `and`/`or` groups, one named
+/// operator schema per field (`ArticleRatingFilter`).
+fn filter_schema(
+    ty: &ContentTypeDef,
+    name: &str,
+    shown: &dyn Fn(&FieldDef) -> bool,
+    out: &mut Components,
+) -> Value {
+    let mut props = Map::new();
+    for f in ty.fields.iter().filter(|f| shown(f) && filterable(f)) {
+        let ops: Map<String, Value> = filter_ops(f)
+            .into_iter()
+            .map(|(op, s)| (op.to_string(), s))
+            .collect();
+        let op_name = format!("{name}{}Filter", pascal(&f.name));
+        let r = out.add(
+            &op_name,
+            json!({
+                "type": "object",
+                "description": format!("Conditions on `{}`, all of which must hold", f.name),
+                "properties": ops,
+                "additionalProperties": false
+            }),
+        );
+        props.insert(f.name.clone(), r);
     }
+    let group =
+        json!({ "type": "array", "items": schema_ref(&format!("{name}Filter")), "maxItems": 50 });
+    props.insert("and".into(), json!({ "description": "Every one of these filters holds", "type": "array", "items": group["items"].clone(), "maxItems": 50 }));
+    props.insert("or".into(), json!({ "description": "At least one of these filters holds", "type": "array", "items": group["items"].clone(), "maxItems": 50 }));
+    json!({
+        "type": "object",
+        "description": "Conditions on fields (all must hold), combined with `and`/`or` groups; the body's `filter` of `POST …/query`. On GET lists the same conditions are `filter[field][op]=value` parameters.",
+        "properties": props,
+        "additionalProperties": false
+    })
 }
 
-/// Adds the paths and schemas of every type in `views` to the document.
-pub fn add_types(doc: &mut Value, views: &[TypeView]) {
-    let mut responses = Map::new();
-    for (code, text) in [
-        (400, "Bad request"),
-        (401, "Unauthenticated"),
-        (403, "Forbidden"),
-        (404, "Not found"),
-        (409, "Conflict"),
-        (
-            412,
-            "Precondition failed: the body carries the current version",
+/// The schemas of one type, as `view` may use it, added to `out`: `Article` as
+/// delivered, `ArticleManaged`, `ArticleCreate`, `ArticleUpdate`, the lists, the filter
+/// and the query body, each with its named parts (`ArticleFields`, `ArticleLinksItem`, …).
+pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Value>) {
+    let ty = &view.def;
+    let delivered = view.deliver.clone().unwrap_or_else(FieldSet::none);
+    let delivered = |f: &FieldDef| !f.private && delivered.contains(&f.name);
+    let managed = view.managed_fields();
+    let managed = |f: &FieldDef| managed.contains(&f.name);
+    let creatable = view.create.clone().unwrap_or_else(FieldSet::none);
+    let creatable = |f: &FieldDef| creatable.contains(&f.name);
+    let updatable = view.update.clone().unwrap_or_else(FieldSet::none);
+    let updatable = |f: &FieldDef| updatable.contains(&f.name);
+    let mut c = Components(out);
+    let desc = ty
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("{} entry", ty.name));
+    let read = fields_object(ty, &delivered, Mode::Read, name, &mut c);
+    let read = c.add(&format!("{name}Fields"), read);
+    c.add(
+        name,
+        envelope(
+            ty,
+            read,
+            &format!("{desc} (as delivered: published version, no private fields)"),
         ),
-        (413, "Payload too large"),
-        (415, "Unsupported media type"),
-        (422, "Validation failed"),
-        (
-            429,
-            "Over the rate limit: retry after `Retry-After` seconds",
+    );
+    let managed_fields = fields_object(ty, &managed, Mode::Read, name, &mut c);
+    let managed_fields = c.add(&format!("{name}ManagedFields"), managed_fields);
+    c.add(
+        &format!("{name}Managed"),
+        envelope(
+            ty,
+            managed_fields,
+            &format!("{desc} (working draft, with the fields you may read)"),
         ),
+    );
+    let create = fields_object(ty, &creatable, Mode::Create, name, &mut c);
+    let create = c.add(&format!("{name}CreateFields"), create);
+    c.add(
+        &format!("{name}Create"),
+        json!({
+            "type": "object", "required": ["fields"], "additionalProperties": false,
+            "properties": {
+                "fields": create,
+                "locale": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$", "nullable": true },
+                "message": { "type": "string", "maxLength": 1000, "nullable": true }
+            }
+        }),
+    );
+    let update = fields_object(ty, &updatable, Mode::Update, name, &mut c);
+    let update = c.add(&format!("{name}UpdateFields"), update);
+    c.add(
+        &format!("{name}Update"),
+        json!({
+            "type": "object", "required": ["fields"], "additionalProperties": false,
+            "properties": {
+                "fields": update,
+                "message": { "type": "string", "maxLength": 1000, "nullable": true }
+            }
+        }),
+    );
+    for (suffix, item) in [
+        ("List", name.to_string()),
+        ("ManagedList", format!("{name}Managed")),
     ] {
-        let mut response = json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
-        if code == 429 {
-            response["headers"] = super::RATE_LIMIT_HEADERS
-                .iter()
-                .map(|(name, description)| {
-                    let header = json!({ "description": description, "required": true, "schema": { "type": "integer", "format": "int64" } });
-                    ((*name).to_string(), header)
-                })
-                .collect::<Map<String, Value>>()
-                .into();
-        }
-        responses.insert(format!("Error{code}"), response);
-    }
-    let existing: Vec<String> = doc["components"]["schemas"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) else {
-        return;
-    };
-    components.insert("responses".into(), Value::Object(responses));
-    let mut new_schemas = Map::new();
-    let mut new_paths = Map::new();
-    let mut tags = Vec::new();
-    for view in views {
-        let ty = &view.def;
-        let mut name = pascal(&ty.api_id);
-        if existing.contains(&name) || name.is_empty() {
-            name = format!("{name}Entry");
-        }
-        let delivered = view.deliver.clone().unwrap_or_else(FieldSet::none);
-        let delivered = |f: &FieldDef| !f.private && delivered.contains(&f.name);
-        let managed = view.managed_fields();
-        let managed = |f: &FieldDef| managed.contains(&f.name);
-        let creatable = view.create.clone().unwrap_or_else(FieldSet::none);
-        let creatable = |f: &FieldDef| creatable.contains(&f.name);
-        let updatable = view.update.clone().unwrap_or_else(FieldSet::none);
-        let updatable = |f: &FieldDef| updatable.contains(&f.name);
-        let read = fields_object(ty, &delivered, "read");
-        let managed_fields = fields_object(ty, &managed, "read");
-        let desc = ty
-            .description
-            .clone()
-            .unwrap_or_else(|| format!("{} entry", ty.name));
-        new_schemas.insert(
-            name.clone(),
-            envelope(
-                ty,
-                read,
-                &format!("{desc} (as delivered: published version, no private fields)"),
-            ),
-        );
-        new_schemas.insert(
-            format!("{name}Managed"),
-            envelope(
-                ty,
-                managed_fields,
-                &format!("{desc} (working draft, with the fields you may read)"),
-            ),
-        );
-        new_schemas.insert(
-            format!("{name}Create"),
+        c.add(
+            &format!("{name}{suffix}"),
             json!({
-                "type": "object", "required": ["fields"], "additionalProperties": false,
-                "properties": {
-                    "fields": fields_object(ty, &creatable, "create"),
-                    "locale": { "type": "string" },
-                    "message": { "type": "string", "maxLength": 1000 }
-                }
-            }),
-        );
-        new_schemas.insert(
-            format!("{name}Update"),
-            json!({
-                "type": "object", "required": ["fields"], "additionalProperties": false,
-                "properties": {
-                    "fields": fields_object(ty, &updatable, "update"),
-                    "message": { "type": "string", "maxLength": 1000 }
-                }
-            }),
-        );
-        for (suffix, item) in [
-            ("List", name.clone()),
-            ("ManagedList", format!("{name}Managed")),
-        ] {
-            new_schemas.insert(format!("{name}{suffix}"), json!({
                 "type": "object", "required": ["items", "next_cursor", "total"],
                 "properties": {
-                    "items": { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } },
-                    "next_cursor": { "type": "string", "nullable": true },
-                    "total": { "type": "integer", "format": "int64" }
+                    "items": { "type": "array", "items": schema_ref(&item) },
+                    "next_cursor": { "type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; `null` on the last page" },
+                    "total": { "type": "integer", "format": "int64", "description": "How many entries match the filter" }
                 }
-            }));
-        }
-        let filterable: &dyn Fn(&FieldDef) -> bool = if view.deliver.is_some() {
-            &delivered
-        } else {
-            &managed
-        };
-        new_schemas.insert(format!("{name}Filter"), filter_schema(ty, filterable));
-        let tag = ty.name.clone();
-        tags.push(json!({ "name": tag, "description": format!("Content type `{}`", ty.api_id) }));
-        let mut params = vec![json!({
-            "name": "filter", "in": "query", "required": false, "style": "deepObject", "explode": true,
-            "schema": { "$ref": format!("#/components/schemas/{name}Filter") }
-        })];
-        params.extend(list_params());
-        let id_param = |n: &str, d: &str| json!({ "name": n, "in": "path", "required": true, "description": d, "schema": { "type": "string" } });
-        let if_match = json!({ "name": "If-Match", "in": "header", "required": false, "description": "ETag of the version you edited", "schema": { "type": "string" } });
-        let api = &ty.api_id;
-        if view.deliver.is_some() {
-            new_paths.insert(format!("/api/v1/content/{api}"), json!({
-                "get": Op { id: format!("list{name}"), summary: format!("List published {} entries", ty.name), tag: &tag, params: params.clone(), body: None, success: ok("Published entries", &format!("{name}List"), 200), errors: &[400, 401, 403, 404, 429], public: true }.render()
-            }));
-            new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
-                "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
-                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$" } })],
-                    body: None, success: ok("The published entry", &name, 200), errors: &[400, 401, 403, 404, 429], public: true }.render()
-            }));
-        }
-        let mut collection = Map::new();
-        if view.manage.is_some() {
-            collection.insert(
-                "get".into(),
-                Op {
-                    id: format!("listManaged{name}"),
-                    summary: format!("List {} entries with drafts", ty.name),
-                    tag: &tag,
-                    params,
-                    body: None,
-                    success: ok("Entries", &format!("{name}ManagedList"), 200),
-                    errors: &[400, 401, 403, 404, 429],
-                    public: false,
-                }
-                .render(),
-            );
-        }
-        if view.create.is_some() {
-            collection.insert(
-                "post".into(),
-                Op {
-                    id: format!("create{name}"),
-                    summary: format!("Create a {} entry", ty.name),
-                    tag: &tag,
-                    params: vec![],
-                    body: Some(format!("{name}Create")),
-                    success: ok("The created entry", &format!("{name}Managed"), 201),
-                    errors: &[400, 401, 403, 404, 409, 413, 415, 422, 429],
-                    public: false,
-                }
-                .render(),
-            );
-        }
-        let mut item = Map::new();
-        if view.manage.is_some() {
-            item.insert(
-                "get".into(),
-                Op {
-                    id: format!("getManaged{name}"),
-                    summary: format!("Get a {} entry's draft", ty.name),
-                    tag: &tag,
-                    params: vec![id_param("id", "Entry id")],
-                    body: None,
-                    success: ok("The entry", &format!("{name}Managed"), 200),
-                    errors: &[400, 401, 403, 404, 429],
-                    public: false,
-                }
-                .render(),
-            );
-        }
-        if view.update.is_some() {
-            item.insert(
-                "patch".into(),
-                Op {
-                    id: format!("update{name}"),
-                    summary: format!("Update a {} entry", ty.name),
-                    tag: &tag,
-                    params: vec![id_param("id", "Entry id"), if_match.clone()],
-                    body: Some(format!("{name}Update")),
-                    success: ok("The updated entry", &format!("{name}Managed"), 200),
-                    errors: &[400, 401, 403, 404, 412, 413, 415, 422, 429],
-                    public: false,
-                }
-                .render(),
-            );
-        }
-        if view.delete {
-            item.insert(
-                "delete".into(),
-                Op {
-                    id: format!("delete{name}"),
-                    summary: format!("Delete a {} entry", ty.name),
-                    tag: &tag,
-                    params: vec![id_param("id", "Entry id"), if_match],
-                    body: None,
-                    success: ("204".into(), json!({ "description": "Deleted" })),
-                    errors: &[401, 403, 404, 412, 429],
-                    public: false,
-                }
-                .render(),
-            );
-        }
-        if !collection.is_empty() {
-            new_paths.insert(
-                format!("/api/v1/manage/entries/{api}"),
-                Value::Object(collection),
-            );
-        }
-        if !item.is_empty() {
-            new_paths.insert(
-                format!("/api/v1/manage/entries/{api}/{{id}}"),
-                Value::Object(item),
-            );
-        }
+            }),
+        );
     }
-    if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
-        schemas.extend(new_schemas);
-    }
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        paths.extend(new_paths);
-    }
-    if let Some(t) = doc.get_mut("tags").and_then(Value::as_array_mut) {
-        t.extend(tags);
-    }
+    let filterable_fields: &dyn Fn(&FieldDef) -> bool = if view.deliver.is_some() {
+        &delivered
+    } else {
+        &managed
+    };
+    let filter = filter_schema(ty, name, filterable_fields, &mut c);
+    c.add(&format!("{name}Filter"), filter);
+    let selectable: Vec<Value> = ty
+        .fields
+        .iter()
+        .filter(|f| filterable_fields(f))
+        .map(|f| json!(f.name))
+        .collect();
+    c.add(
+        &format!("{name}Query"),
+        json!({
+            "type": "object",
+            "description": "A list query: the JSON form of the GET list's parameters",
+            "additionalProperties": false,
+            "properties": {
+                "filter": schema_ref(&format!("{name}Filter")),
+                "sort": { "type": "string", "nullable": true, "description": "Comma-separated fields, `-` for descending (e.g. `-published_at,title`)" },
+                "fields": { "type": "array", "nullable": true, "items": { "type": "string", "enum": selectable }, "description": "Fields to return (default: all you may read)" },
+                "limit": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "nullable": true, "description": "Entries per page (default 20)" },
+                "cursor": { "type": "string", "nullable": true, "description": "The `next_cursor` of the previous page (same filter, sort and locale)" },
+                "locale": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$", "nullable": true }
+            }
+        }),
+    );
+}
+
+/// Schemas every document with at least one type needs.
+pub(super) fn shared_schemas(out: &mut Map<String, Value>) {
+    add_rich_text(out);
 }

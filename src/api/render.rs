@@ -4,6 +4,8 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::dto::JsonObject;
+use super::dto::content::{Version, VersionSummary};
 use crate::domain::access::Visibility;
 use crate::domain::fmt_ts;
 use crate::domain::query::Surface;
@@ -64,31 +66,28 @@ pub fn entry(
     })
 }
 
-pub fn version_summary(v: &VersionRow) -> Value {
-    json!({
-        "version": v.n,
-        "author": v.author,
-        "message": v.message,
-        "created_at": fmt_ts(&v.created_at),
-    })
-}
-
 /// A version with the fields the caller may read.
-pub fn version_full(v: &VersionRow, ty: &ContentTypeDef, vis: &Visibility) -> Value {
-    let mut out = version_summary(v);
-    out["fields"] = match &v.data {
-        Value::Object(data) if !vis.is_full() => Value::Object(
-            data.iter()
-                .filter(|(k, _)| match ty.field(k) {
-                    Some(f) => vis.can_read(f),
-                    None => vis.fields.contains(k),
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
+pub fn version_full(v: &VersionRow, ty: &ContentTypeDef, vis: &Visibility) -> Version {
+    let fields = match &v.data {
+        Value::Object(data) if !vis.is_full() => data
+            .iter()
+            .filter(|(k, _)| match ty.field(k) {
+                Some(f) => vis.can_read(f),
+                None => vis.fields.contains(k),
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Value::Object(data) => data.clone(),
+        _ => Map::new(),
     };
-    out
+    let summary = VersionSummary::from(v);
+    Version {
+        version: summary.version,
+        author: summary.author,
+        message: summary.message,
+        created_at: summary.created_at,
+        fields: JsonObject(fields),
+    }
 }
 
 /// A strong entity tag from the bytes of a representation.

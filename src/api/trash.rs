@@ -6,12 +6,13 @@ use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use serde_json::{Value, json};
 
+use super::dto::content::{Entry, TrashList};
+use super::dto::{Body, Typed};
 use super::render::entry;
 use super::{Auth, NoContent, Reply};
 use crate::domain::fmt_ts;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
-use crate::services::content::entry_etag;
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -54,7 +55,7 @@ impl TrashApi {
         #[oai(name = "type")] type_id: Query<Option<String>>,
         limit: Query<Option<u64>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Reply> {
+    ) -> ApiResult<Body<TrashList>> {
         let limit = limit.0.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::new(
@@ -84,9 +85,9 @@ impl TrashApi {
             item["deleted_by"] = json!(t.row.deleted_by);
             items.push(item);
         }
-        Ok(Reply::json(
+        Ok(Typed::wrap(Reply::json(
             &json!({ "items": items, "next_cursor": next, "total": null }),
-        ))
+        )))
     }
 
     /// Restore a deleted entry as it was, history included (published again if it
@@ -96,9 +97,9 @@ impl TrashApi {
         method = "post",
         operation_id = "restoreTrashed"
     )]
-    async fn restore(&self, auth: Auth, id: Path<String>) -> ApiResult<Reply> {
-        let (row, ty, view) = self.services.content.untrash(&auth.0, &id).await?;
-        Ok(Reply::json(&entry(&row, &ty.def, &view, None)).header("etag", entry_etag(&row)))
+    async fn restore(&self, auth: Auth, id: Path<String>) -> ApiResult<Body<Entry>> {
+        let restored = self.services.content.untrash(&auth.0, &id).await?;
+        Ok(super::entries::manage_reply(restored))
     }
 
     /// Purge a deleted entry for good, with its history.

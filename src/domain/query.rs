@@ -4,6 +4,7 @@
 //! parameter, field or operator is refused with its name in the message.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -170,6 +171,9 @@ pub struct Cursor {
     /// The total counted for the first page, repeated on the pages that follow it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<i64>,
+    /// Fingerprint of the filter and locale (`selection_fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub f: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +223,18 @@ pub fn parse_list_params(
     params: &[(String, String)],
     vis: &Visibility,
 ) -> Result<ListQuery, ApiError> {
+    parse_list(ty, params, None, vis)
+}
+
+/// A list query from query-string pairs and, for `POST …/query`, a JSON filter (the
+/// `Where` schema: `{"field": {"op": value}, "or": [Where…], "and": [Where…]}`). The two
+/// filter encodings may not be mixed in one request.
+pub fn parse_list(
+    ty: &ContentTypeDef,
+    params: &[(String, String)],
+    json_filter: Option<&Value>,
+    vis: &Visibility,
+) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
         filter: None,
         sort: Vec::new(),
@@ -229,6 +245,9 @@ pub fn parse_list_params(
     };
     let mut tree = Tree::default();
     let mut conditions = 0usize;
+    if let Some(json) = json_filter {
+        json_tree(json, &mut tree, &mut Vec::new(), &mut conditions)?;
+    }
     let mut raw_cursor = None;
     for (k, v) in params {
         if let Some(rest) = k.strip_prefix("filter") {
@@ -244,13 +263,16 @@ pub fn parse_list_params(
                     format!("`{}` nests too deeply", clip(k)),
                 ));
             }
-            conditions += 1;
-            if conditions > MAX_CONDITIONS {
+            if json_filter.is_some() {
                 return Err(bad(
                     Code::InvalidFilter,
-                    format!("at most {MAX_CONDITIONS} filter conditions are allowed"),
+                    format!(
+                        "`{}`: send the filter either in the body's `filter` or as `filter[…]` parameters, not both",
+                        clip(k)
+                    ),
                 ));
             }
+            count_condition(&mut conditions)?;
             tree.insert(&path, v.clone())
                 .map_err(|why| bad(Code::InvalidFilter, format!("`{}`: {why}", clip(k))))?;
             continue;
@@ -294,9 +316,134 @@ pub fn parse_list_params(
                 "this cursor belongs to a list with a different `sort`; repeat the same parameters as the first page",
             ));
         }
+        // Cursors made before filters were fingerprinted carry none.
+        if cursor
+            .f
+            .as_ref()
+            .is_some_and(|f| *f != selection_fingerprint(&q))
+        {
+            return Err(bad(
+                Code::InvalidCursor,
+                "this cursor belongs to a list with a different filter or locale; repeat the same parameters as the first page",
+            ));
+        }
         q.cursor = Some(cursor);
     }
     Ok(q)
+}
+
+/// Fingerprint of what a list selects (its filter and locale, however encoded), carried
+/// in its cursors so a cursor cannot continue a different list.
+pub fn selection_fingerprint(q: &ListQuery) -> String {
+    let spec = format!("{:?}|{:?}", q.filter, q.locale);
+    let digest = Sha256::digest(spec.as_bytes());
+    hex::encode(&digest[..6])
+}
+
+fn count_condition(conditions: &mut usize) -> Result<(), ApiError> {
+    *conditions += 1;
+    if *conditions > MAX_CONDITIONS {
+        return Err(bad(
+            Code::InvalidFilter,
+            format!("at most {MAX_CONDITIONS} filter conditions are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// The JSON filter as the same tree the bracket parameters build: `path` is the bracket
+/// path so far, used in messages (`filter.or[0].rating.gte`).
+fn json_tree(
+    v: &Value,
+    tree: &mut Tree,
+    path: &mut Vec<String>,
+    conditions: &mut usize,
+) -> Result<(), ApiError> {
+    let here = |path: &[String]| {
+        if path.is_empty() {
+            "`filter`".to_string()
+        } else {
+            format!("`filter.{}`", clip(&path.join(".")))
+        }
+    };
+    if path.len() > MAX_DEPTH * 2 + 2 {
+        return Err(bad(
+            Code::InvalidFilter,
+            format!("{} nests too deeply", here(path)),
+        ));
+    }
+    let Value::Object(map) = v else {
+        return Err(bad(
+            Code::InvalidFilter,
+            format!(
+                "{} must be an object of fields and operators, e.g. {{\"rating\": {{\"gte\": 4}}}}",
+                here(path)
+            ),
+        ));
+    };
+    for (key, value) in map {
+        path.push(key.clone());
+        if key == "or" || key == "and" {
+            let Value::Array(groups) = value else {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("{} must be an array of filters", here(path)),
+                ));
+            };
+            for (i, group) in groups.iter().enumerate() {
+                path.push(i.to_string());
+                let mut sub = Tree::default();
+                json_tree(group, &mut sub, path, conditions)?;
+                path.pop();
+                let at = [key.clone(), i.to_string()];
+                tree.graft(&at, sub)
+                    .map_err(|why| bad(Code::InvalidFilter, format!("{}: {why}", here(path))))?;
+            }
+            path.pop();
+            continue;
+        }
+        let Value::Object(ops) = value else {
+            return Err(bad(
+                Code::InvalidFilter,
+                format!("{} needs operators, e.g. {{\"eq\": …}}", here(path)),
+            ));
+        };
+        for (op, operand) in ops {
+            path.push(op.clone());
+            count_condition(conditions)?;
+            let values = match operand {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| scalar_text(item).ok_or(()))
+                    .collect::<Result<Vec<_>, ()>>(),
+                other => scalar_text(other).map(|t| vec![t]).ok_or(()),
+            }
+            .map_err(|()| {
+                bad(
+                    Code::InvalidFilter,
+                    format!(
+                        "{} takes a string, number or boolean (an array of them for `in` and `nin`)",
+                        here(path)
+                    ),
+                )
+            })?;
+            let at = [key.clone(), op.clone()];
+            tree.insert_values(&at, values)
+                .map_err(|why| bad(Code::InvalidFilter, format!("{}: {why}", here(path))))?;
+            path.pop();
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 fn parse_locale(v: &str) -> Result<String, ApiError> {
@@ -479,28 +626,71 @@ fn bracket_path(s: &str) -> Option<Vec<String>> {
 #[derive(Default, Debug)]
 struct Tree(BTreeMap<String, Node>);
 
+/// A leaf holds the values given for one operator: one, except `in`/`nin` repeated as
+/// `filter[f][in]=a&filter[f][in]=b` (what generated clients send for arrays).
 #[derive(Debug)]
 enum Node {
-    Leaf(String),
+    Leaf(Leaf),
     Map(Tree),
+}
+
+#[derive(Debug)]
+enum Leaf {
+    /// One query-string value (`in`/`nin`: comma-separated).
+    Text(String),
+    /// Separate values: repeated parameters or a JSON array.
+    List(Vec<String>),
 }
 
 impl Tree {
     fn insert(&mut self, path: &[String], value: String) -> Result<(), String> {
+        let repeatable = path.last().is_some_and(|op| op == "in" || op == "nin");
+        match self.slot(path)? {
+            Entry::Vacant(v) => {
+                v.insert(Node::Leaf(Leaf::Text(value)));
+            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Node::Leaf(Leaf::Text(first)) if repeatable => {
+                    let first = std::mem::take(first);
+                    o.insert(Node::Leaf(Leaf::List(vec![first, value])));
+                }
+                Node::Leaf(Leaf::List(all)) if repeatable => all.push(value),
+                _ => return Err("given twice".into()),
+            },
+        }
+        Ok(())
+    }
+
+    fn insert_values(&mut self, path: &[String], values: Vec<String>) -> Result<(), String> {
+        self.put(path, Node::Leaf(Leaf::List(values)))
+    }
+
+    fn graft(&mut self, path: &[String], sub: Tree) -> Result<(), String> {
+        self.put(path, Node::Map(sub))
+    }
+
+    fn put(&mut self, path: &[String], node: Node) -> Result<(), String> {
+        match self.slot(path)? {
+            Entry::Vacant(v) => {
+                v.insert(node);
+                Ok(())
+            }
+            Entry::Occupied(_) => Err("given twice".into()),
+        }
+    }
+
+    /// The place of `path`'s last segment, creating the maps on the way.
+    fn slot(&mut self, path: &[String]) -> Result<Entry<'_, String, Node>, String> {
         let (head, tail) = path.split_first().ok_or("empty path")?;
         if tail.is_empty() {
-            if self.0.contains_key(head) {
-                return Err("given twice".into());
-            }
-            self.0.insert(head.clone(), Node::Leaf(value));
-            return Ok(());
+            return Ok(self.0.entry(head.clone()));
         }
-        let child = self
+        match self
             .0
             .entry(head.clone())
-            .or_insert_with(|| Node::Map(Tree::default()));
-        match child {
-            Node::Map(t) => t.insert(tail, value),
+            .or_insert_with(|| Node::Map(Tree::default()))
+        {
+            Node::Map(t) => t.slot(tail),
             Node::Leaf(_) => Err("conflicts with another parameter".into()),
         }
     }
@@ -580,14 +770,29 @@ fn to_filter(
     })
 }
 
-fn condition(target: &Target, op: Op, raw: &str) -> Result<Filter, ApiError> {
+fn condition(target: &Target, op: Op, leaf: &Leaf) -> Result<Filter, ApiError> {
     let name = target.name();
-    if raw.len() > MAX_VALUE_LEN {
+    let items: Vec<&str> = match (leaf, op) {
+        (Leaf::Text(raw), Op::In | Op::Nin) => raw.split(',').collect(),
+        (Leaf::Text(raw), _) => vec![raw.as_str()],
+        (Leaf::List(all), Op::In | Op::Nin) => all.iter().map(String::as_str).collect(),
+        (Leaf::List(all), _) if all.len() == 1 => vec![all[0].as_str()],
+        (Leaf::List(_), _) => {
+            return Err(bad(
+                Code::InvalidFilter,
+                format!("this operator on `{name}` takes one value; lists go with `in` and `nin`"),
+            ));
+        }
+    };
+    if items.iter().map(|v| v.len()).sum::<usize>() > MAX_VALUE_LEN * 4
+        || items.iter().any(|v| v.len() > MAX_VALUE_LEN)
+    {
         return Err(bad(
             Code::InvalidFilter,
             format!("the value for `{name}` is too long"),
         ));
     }
+    let raw = items.first().copied().unwrap_or_default();
     let fty = match target {
         Target::Field { ty, .. } => Some(*ty),
         Target::Meta(_) => None,
@@ -620,7 +825,6 @@ fn condition(target: &Target, op: Op, raw: &str) -> Result<Filter, ApiError> {
             vec![Scalar::Bool(b)]
         }
         Op::In | Op::Nin => {
-            let items: Vec<&str> = raw.split(',').collect();
             if items.len() > MAX_IN_VALUES {
                 return Err(bad(
                     Code::InvalidFilter,

@@ -47,6 +47,13 @@ pub fn validate_document(
             None => None,
         };
         match value {
+            Some(ref v) if field.required && is_blank(field, v) => {
+                errors.push(err(
+                    &field.name,
+                    "required",
+                    "a value is required: empty or whitespace-only text does not count",
+                ));
+            }
             None | Some(Value::Null) => {
                 // A slug may be derived later by the service; everything else required is missing.
                 if field.required && field.ty != FieldType::Slug {
@@ -66,6 +73,11 @@ pub fn validate_document(
     } else {
         Err(errors)
     }
+}
+
+/// Text that says nothing (`""`, spaces): not a value for a required field.
+fn is_blank(field: &FieldDef, v: &Value) -> bool {
+    field.ty.is_stringy() && v.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
 /// Checks one value of a field, returning it normalized.
@@ -243,6 +255,13 @@ fn check_component(field: &FieldDef, v: &Value, path: &str) -> Result<Value, Fie
     for sub in &field.fields {
         let at = format!("{path}.{}", sub.name);
         match obj.get(&sub.name) {
+            Some(v) if sub.required && is_blank(sub, v) => {
+                return Err(err(
+                    &at,
+                    "required",
+                    "a value is required: empty or whitespace-only text does not count",
+                ));
+            }
             None | Some(Value::Null) => {
                 if sub.required {
                     return Err(err(&at, "required", "a value is required"));

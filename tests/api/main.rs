@@ -21,5 +21,6 @@ mod schedule;
 mod schema_changes;
 mod totp;
 mod trash;
+mod typed_edges;
 mod walkthrough;
 mod workflow;

@@ -215,8 +215,23 @@ async fn cli_creates_users_and_reports_migrations() {
         String::from_utf8_lossy(&out.stdout).contains("pending migrations"),
         "a fresh database has pending migrations"
     );
-    let out = run(&["migrate"], "");
+    // A log that goes to a pipe (or a file) is plain text: no colour codes.
+    let out = std::process::Command::new(BIN)
+        .arg("migrate")
+        .env("VELLUM_DATA_DIR", dir.path())
+        .env("VELLUM_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("VELLUM_LOG_FORMAT")
+        .current_dir(dir.path())
+        .output()
+        .expect("vellum runs");
     assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("INFO"), "migrate logs what it does: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
     let out = run(&["migrate", "--dry-run"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
 

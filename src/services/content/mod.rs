@@ -453,6 +453,7 @@ impl ContentService {
         principal: &Principal,
         type_id: &str,
         params: &[(String, String)],
+        json_filter: Option<&Value>,
         surface: Surface,
     ) -> ApiResult<(Page, Arc<TypeRow>)> {
         let action = match surface {
@@ -465,7 +466,7 @@ impl ContentService {
             surface,
             fields: grant.list_fields().clone(),
         });
-        let q = query::parse_list_params(&ty.def, params, &shared)?;
+        let q = query::parse_list(&ty.def, params, json_filter, &shared)?;
         // An owner-only grant lists the caller's own entries (callers without a user own
         // none: no entry has an empty owner).
         let owner = grant
@@ -545,6 +546,7 @@ impl ContentService {
                     v,
                     id: last.id.clone(),
                     t: Some(total),
+                    f: Some(query::selection_fingerprint(q)),
                 })
             })
         } else {

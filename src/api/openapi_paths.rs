@@ -1,0 +1,334 @@
+//! The per-content-type operations of the OpenAPI document: for each type the caller may
+//! use, its delivery and management paths, with one named query parameter per filterable
+//! field and operator (`filter[rating][gte]`, which generated clients send as they are)
+//! and the JSON query (`POST /api/v1/query/{type}`) for `and`/`or` groups.
+
+use serde_json::{Map, Value, json};
+
+use super::openapi_doc::pascal;
+use super::openapi_types::{TypeView, filter_ops, filterable, shared_schemas, type_schemas};
+use crate::domain::schema::FieldDef;
+
+const LOCALE_PATTERN: &str = "^[A-Za-z0-9_-]{1,35}$";
+
+fn list_params() -> Vec<Value> {
+    vec![
+        json!({ "name": "sort", "in": "query", "required": false, "description": "Comma-separated fields, `-` for descending (e.g. `-published_at,title`)", "schema": { "type": "string" } }),
+        json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }),
+        json!({ "name": "limit", "in": "query", "required": false, "description": "Entries per page (default 20)", "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100 } }),
+        json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page (same filter, sort and locale)", "schema": { "type": "string" } }),
+        json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }),
+    ]
+}
+
+/// `filter[field][op]` for each filterable field the caller may read, and the entry
+/// metadata that lists filter on.
+fn filter_params(fields: &[&FieldDef], manage: bool) -> Vec<Value> {
+    let mut out = Vec::new();
+    for f in fields {
+        for (op, schema) in filter_ops(f) {
+            let mut p = json!({
+                "name": format!("filter[{}][{op}]", f.name),
+                "in": "query",
+                "required": false,
+                "schema": schema,
+            });
+            if matches!(op, "in" | "nin") {
+                p["style"] = json!("form");
+                p["explode"] = json!(true);
+                p["description"] = json!(
+                    "Repeat the parameter for each value (or send one comma-separated value)"
+                );
+            }
+            out.push(p);
+        }
+    }
+    let time = json!({ "type": "string", "format": "date-time" });
+    let mut meta = vec![
+        ("created_at", time.clone()),
+        ("updated_at", time.clone()),
+        ("published_at", time),
+    ];
+    if manage {
+        meta.push((
+            "status",
+            json!({ "$ref": "#/components/schemas/EntryStatus" }),
+        ));
+        meta.push(("stage", json!({ "type": "string" })));
+    }
+    for (name, schema) in meta {
+        let ops: &[&str] = if schema.get("format").is_some() {
+            &["lt", "lte", "gt", "gte"]
+        } else {
+            &["eq", "ne"]
+        };
+        for op in ops {
+            out.push(json!({ "name": format!("filter[{name}][{op}]"), "in": "query", "required": false, "schema": schema }));
+        }
+    }
+    out
+}
+
+fn errors(codes: &[u16]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for code in codes {
+        m.insert(
+            code.to_string(),
+            json!({ "$ref": format!("#/components/responses/Error{code}") }),
+        );
+    }
+    m
+}
+
+fn ok(description: &str, schema_ref: &str, status: u16) -> (String, Value) {
+    (
+        status.to_string(),
+        json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema_ref}") } } } }),
+    )
+}
+
+fn not_modified() -> (String, Value) {
+    (
+        "304".into(),
+        json!({ "description": "Not modified: the `If-None-Match` ETag is current" }),
+    )
+}
+
+/// One generated operation.
+struct Op<'a> {
+    id: String,
+    summary: String,
+    tag: &'a str,
+    params: Vec<Value>,
+    body: Option<String>,
+    success: Vec<(String, Value)>,
+    errors: &'a [u16],
+    /// Anonymous callers allowed (as the `public` role).
+    public: bool,
+}
+
+impl Op<'_> {
+    fn render(self) -> Value {
+        let mut responses = errors(self.errors);
+        for (status, response) in self.success {
+            responses.insert(status, response);
+        }
+        let mut o = json!({
+            "operationId": self.id,
+            "summary": self.summary,
+            "tags": [self.tag],
+            "parameters": self.params,
+            "responses": responses,
+            "security": if self.public { json!([{ "bearer": [] }, {}]) } else { json!([{ "bearer": [] }]) },
+        });
+        if let Some(schema) = self.body {
+            o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        }
+        o
+    }
+}
+
+fn error_responses() -> Map<String, Value> {
+    let mut responses = Map::new();
+    for (code, text) in [
+        (400, "Bad request"),
+        (401, "Unauthenticated"),
+        (403, "Forbidden"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (
+            412,
+            "Precondition failed: the body carries the current version",
+        ),
+        (413, "Payload too large"),
+        (415, "Unsupported media type"),
+        (422, "Validation failed"),
+        (
+            429,
+            "Over the rate limit: retry after `Retry-After` seconds",
+        ),
+    ] {
+        let mut response = json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
+        if code == 429 {
+            response["headers"] = super::RATE_LIMIT_HEADERS
+                .iter()
+                .map(|(name, description)| {
+                    let header = json!({ "description": description, "required": true, "schema": { "type": "integer", "format": "int64" } });
+                    ((*name).to_string(), header)
+                })
+                .collect::<Map<String, Value>>()
+                .into();
+        }
+        responses.insert(format!("Error{code}"), response);
+    }
+    responses
+}
+
+/// Adds the paths and schemas of every type in `views` to the document.
+pub fn add_types(doc: &mut Value, views: &[TypeView]) {
+    let existing: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) else {
+        return;
+    };
+    components.insert("responses".into(), Value::Object(error_responses()));
+    let mut new_schemas = Map::new();
+    let mut new_paths = Map::new();
+    let mut tags = Vec::new();
+    if !views.is_empty() {
+        shared_schemas(&mut new_schemas);
+    }
+    for view in views {
+        let ty = &view.def;
+        let mut name = pascal(&ty.api_id);
+        if existing.contains(&name) || name.is_empty() || new_schemas.contains_key(&name) {
+            name = format!("{name}Entry");
+        }
+        type_schemas(view, &name, &mut new_schemas);
+        let tag = ty.name.clone();
+        tags.push(json!({ "name": tag, "description": format!("Content type `{}`", ty.api_id) }));
+        let api = &ty.api_id;
+        let readable: Vec<&FieldDef> = ty
+            .fields
+            .iter()
+            .filter(|f| filterable(f))
+            .filter(|f| match (&view.deliver, view.manage.is_some()) {
+                (Some(d), _) => !f.private && d.contains(&f.name),
+                (None, _) => view.managed_fields().contains(&f.name),
+            })
+            .collect();
+        let id_param = |n: &str, d: &str| json!({ "name": n, "in": "path", "required": true, "description": d, "schema": { "type": "string" } });
+        let if_match = json!({ "name": "If-Match", "in": "header", "required": false, "description": "ETag of the version you edited", "schema": { "type": "string" } });
+        let if_none_match = json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "ETag you hold: 304 when it is current", "schema": { "type": "string" } });
+        let query_body = Some(format!("{name}Query"));
+        if view.deliver.is_some() {
+            let mut params = filter_params(&readable, false);
+            params.extend(list_params());
+            params.push(if_none_match.clone());
+            new_paths.insert(format!("/api/v1/content/{api}"), json!({
+                "get": Op { id: format!("list{name}"), summary: format!("List published {} entries", ty.name), tag: &tag, params, body: None, success: vec![ok("Published entries", &format!("{name}List"), 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
+            }));
+            new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
+                "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
+                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }), if_none_match.clone()],
+                    body: None, success: vec![ok("The published entry", &name, 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
+            }));
+            new_paths.insert(format!("/api/v1/query/{api}"), json!({
+                "post": Op { id: format!("query{name}"), summary: format!("Query published {} entries with a JSON filter (`and`/`or` groups)", ty.name), tag: &tag, params: vec![], body: query_body.clone(), success: vec![ok("Published entries", &format!("{name}List"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429], public: true }.render()
+            }));
+        }
+        let mut collection = Map::new();
+        if view.manage.is_some() {
+            let mut params = filter_params(&readable, true);
+            params.extend(list_params());
+            collection.insert(
+                "get".into(),
+                Op {
+                    id: format!("listManaged{name}"),
+                    summary: format!("List {} entries with drafts", ty.name),
+                    tag: &tag,
+                    params,
+                    body: None,
+                    success: vec![ok("Entries", &format!("{name}ManagedList"), 200)],
+                    errors: &[400, 401, 403, 404, 429],
+                    public: false,
+                }
+                .render(),
+            );
+            new_paths.insert(format!("/api/v1/manage/query/{api}"), json!({
+                "post": Op { id: format!("queryManaged{name}"), summary: format!("Query {} entries with drafts with a JSON filter", ty.name), tag: &tag, params: vec![], body: query_body, success: vec![ok("Entries", &format!("{name}ManagedList"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429], public: false }.render()
+            }));
+        }
+        if view.create.is_some() {
+            collection.insert(
+                "post".into(),
+                Op {
+                    id: format!("create{name}"),
+                    summary: format!("Create a {} entry", ty.name),
+                    tag: &tag,
+                    params: vec![],
+                    body: Some(format!("{name}Create")),
+                    success: vec![ok("The created entry", &format!("{name}Managed"), 201)],
+                    errors: &[400, 401, 403, 404, 409, 413, 415, 422, 429],
+                    public: false,
+                }
+                .render(),
+            );
+        }
+        let mut item = Map::new();
+        if view.manage.is_some() {
+            item.insert(
+                "get".into(),
+                Op {
+                    id: format!("getManaged{name}"),
+                    summary: format!("Get a {} entry's draft", ty.name),
+                    tag: &tag,
+                    params: vec![id_param("id", "Entry id"), if_none_match],
+                    body: None,
+                    success: vec![
+                        ok("The entry", &format!("{name}Managed"), 200),
+                        not_modified(),
+                    ],
+                    errors: &[400, 401, 403, 404, 429],
+                    public: false,
+                }
+                .render(),
+            );
+        }
+        if view.update.is_some() {
+            item.insert(
+                "patch".into(),
+                Op {
+                    id: format!("update{name}"),
+                    summary: format!("Update a {} entry", ty.name),
+                    tag: &tag,
+                    params: vec![id_param("id", "Entry id"), if_match.clone()],
+                    body: Some(format!("{name}Update")),
+                    success: vec![ok("The updated entry", &format!("{name}Managed"), 200)],
+                    errors: &[400, 401, 403, 404, 412, 413, 415, 422, 429],
+                    public: false,
+                }
+                .render(),
+            );
+        }
+        if view.delete {
+            item.insert(
+                "delete".into(),
+                Op {
+                    id: format!("delete{name}"),
+                    summary: format!("Delete a {} entry", ty.name),
+                    tag: &tag,
+                    params: vec![id_param("id", "Entry id"), if_match],
+                    body: None,
+                    success: vec![("204".into(), json!({ "description": "Deleted" }))],
+                    errors: &[401, 403, 404, 412, 429],
+                    public: false,
+                }
+                .render(),
+            );
+        }
+        if !collection.is_empty() {
+            new_paths.insert(
+                format!("/api/v1/manage/entries/{api}"),
+                Value::Object(collection),
+            );
+        }
+        if !item.is_empty() {
+            new_paths.insert(
+                format!("/api/v1/manage/entries/{api}/{{id}}"),
+                Value::Object(item),
+            );
+        }
+    }
+    if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+        schemas.extend(new_schemas);
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.extend(new_paths);
+    }
+    if let Some(t) = doc.get_mut("tags").and_then(Value::as_array_mut) {
+        t.extend(tags);
+    }
+}
