@@ -6,7 +6,9 @@
 use serde_json::{Map, Value, json};
 
 use super::openapi_doc::pascal;
-use super::openapi_types::{TypeView, filter_ops, filterable, shared_schemas, type_schemas};
+use super::openapi_types::{
+    META_FILTERS, TypeView, filter_ops, filterable, shared_schemas, type_schemas,
+};
 use crate::domain::schema::FieldDef;
 
 const LOCALE_PATTERN: &str = "^[A-Za-z0-9_-]{1,35}$";
@@ -23,10 +25,10 @@ fn list_params() -> Vec<Value> {
 
 /// `filter[field][op]` for each filterable field the caller may read, and the entry
 /// metadata that lists filter on.
-fn filter_params(fields: &[&FieldDef], manage: bool) -> Vec<Value> {
+fn filter_params(fields: &[&FieldDef], owner: &str, manage: bool) -> Vec<Value> {
     let mut out = Vec::new();
     for f in fields {
-        for (op, schema) in filter_ops(f) {
+        for (op, schema) in filter_ops(f, owner) {
             let mut p = json!({
                 "name": format!("filter[{}][{op}]", f.name),
                 "in": "query",
@@ -190,10 +192,12 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         let tag = ty.name.clone();
         tags.push(json!({ "name": tag, "description": format!("Content type `{}`", ty.api_id) }));
         let api = &ty.api_id;
+        // A field named like entry metadata (`published_at`, …) is shadowed by it in
+        // filters, so only the metadata parameter is declared.
         let readable: Vec<&FieldDef> = ty
             .fields
             .iter()
-            .filter(|f| filterable(f))
+            .filter(|f| filterable(f) && !META_FILTERS.contains(&f.name.as_str()))
             .filter(|f| match (&view.deliver, view.manage.is_some()) {
                 (Some(d), _) => !f.private && d.contains(&f.name),
                 (None, _) => view.managed_fields().contains(&f.name),
@@ -204,7 +208,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         let if_none_match = json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "ETag you hold: 304 when it is current", "schema": { "type": "string" } });
         let query_body = Some(format!("{name}Query"));
         if view.deliver.is_some() {
-            let mut params = filter_params(&readable, false);
+            let mut params = filter_params(&readable, &name, false);
             params.extend(list_params());
             params.push(if_none_match.clone());
             new_paths.insert(format!("/api/v1/content/{api}"), json!({
@@ -221,7 +225,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         }
         let mut collection = Map::new();
         if view.manage.is_some() {
-            let mut params = filter_params(&readable, true);
+            let mut params = filter_params(&readable, &name, true);
             params.extend(list_params());
             collection.insert(
                 "get".into(),

@@ -75,6 +75,32 @@ fn nullable_ref(name: &str) -> Value {
     json!({ "allOf": [schema_ref(name)], "nullable": true })
 }
 
+/// Suffixes of a type's own schemas (`ArticleFields`, `ArticleQuery`, …).
+const OWN_SUFFIXES: &[&str] = &[
+    "Fields",
+    "Managed",
+    "ManagedFields",
+    "Create",
+    "CreateFields",
+    "Update",
+    "UpdateFields",
+    "List",
+    "ManagedList",
+    "Filter",
+    "Query",
+];
+
+/// The name of a schema for one field of `owner` (`ArticleCategory`, `ArticleLinks`),
+/// kept clear of the type's own schemas (a field `fields` gives `ArticleFieldsValue`).
+fn part_name(owner: &str, field: &str) -> String {
+    let part = pascal(field);
+    if OWN_SUFFIXES.contains(&part.as_str()) {
+        format!("{owner}{part}Value")
+    } else {
+        format!("{owner}{part}")
+    }
+}
+
 /// The shared schemas of rich text (ProseMirror / TipTap JSON).
 fn add_rich_text(out: &mut Map<String, Value>) {
     out.insert(
@@ -148,7 +174,18 @@ fn field_schema(
         FieldType::Boolean => json!({ "type": "boolean" }),
         FieldType::Date => json!({ "type": "string", "format": "date" }),
         FieldType::Datetime => json!({ "type": "string", "format": "date-time" }),
-        FieldType::Enum => json!({ "type": "string", "enum": f.values }),
+        FieldType::Enum => {
+            // A named enum: one class per field in generated clients, shared by the read,
+            // write and filter schemas.
+            let name = part_name(owner, &f.name);
+            out.add(&name, json!({ "type": "string", "enum": f.values }));
+            let r = if nullable {
+                nullable_ref(&name)
+            } else {
+                schema_ref(&name)
+            };
+            return with_description(r, f);
+        }
         FieldType::Email => json!({ "type": "string", "format": "email" }),
         FieldType::Url => json!({ "type": "string", "format": "uri" }),
         FieldType::Slug => {
@@ -165,8 +202,8 @@ fn field_schema(
         }
         FieldType::Component => {
             let name = format!(
-                "{owner}{}{}{}",
-                pascal(&f.name),
+                "{}{}{}",
+                part_name(owner, &f.name),
                 if f.repeatable { "Item" } else { "" },
                 if mode == Mode::Read { "" } else { "Input" }
             );
@@ -339,8 +376,13 @@ fn envelope(ty: &ContentTypeDef, fields: Value, description: &str) -> Value {
 }
 
 /// The operators a field can be filtered with, and the schema of each one's value.
-pub(super) fn filter_ops(f: &FieldDef) -> Vec<(&'static str, Value)> {
-    let mut value = field_schema_plain(f);
+pub(super) fn filter_ops(f: &FieldDef, owner: &str) -> Vec<(&'static str, Value)> {
+    let mut value = if f.ty == FieldType::Enum {
+        // The type's read schemas have named it already.
+        schema_ref(&part_name(owner, &f.name))
+    } else {
+        field_schema_plain(f)
+    };
     if let Some(obj) = value.as_object_mut() {
         obj.remove("description");
         obj.remove("default");
@@ -391,6 +433,17 @@ fn field_schema_plain(f: &FieldDef) -> Value {
     )
 }
 
+/// Entry metadata the list filters read before fields of the same name.
+pub(super) const META_FILTERS: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "locale",
+    "status",
+    "stage",
+];
+
 /// Fields a list can be filtered on (what `condition` in the query module accepts).
 pub(super) fn filterable(f: &FieldDef) -> bool {
     f.ty.is_scalar() || (f.ty == FieldType::Relation && !f.many)
@@ -405,8 +458,12 @@ fn filter_schema(
     out: &mut Components,
 ) -> Value {
     let mut props = Map::new();
-    for f in ty.fields.iter().filter(|f| shown(f) && filterable(f)) {
-        let ops: Map<String, Value> = filter_ops(f)
+    for f in ty
+        .fields
+        .iter()
+        .filter(|f| shown(f) && filterable(f) && !META_FILTERS.contains(&f.name.as_str()))
+    {
+        let ops: Map<String, Value> = filter_ops(f, name)
             .into_iter()
             .map(|(op, s)| (op.to_string(), s))
             .collect();
@@ -504,7 +561,7 @@ pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Va
         c.add(
             &format!("{name}{suffix}"),
             json!({
-                "type": "object", "required": ["items", "next_cursor", "total"],
+                "type": "object", "required": ["items", "total"],
                 "properties": {
                     "items": { "type": "array", "items": schema_ref(&item) },
                     "next_cursor": { "type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; `null` on the last page" },

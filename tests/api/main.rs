@@ -8,6 +8,7 @@ mod access_matrix;
 mod audit;
 mod auth;
 mod bad_input;
+mod clients;
 mod comments;
 mod concurrency;
 mod edge;

@@ -79,9 +79,13 @@ async fn per_type_paths_and_schemas() {
     assert_eq!(fields["title"]["maxLength"], 200);
     assert_eq!(fields["title"]["description"], "Headline shown in lists");
     assert_eq!(
-        fields["category"]["enum"],
-        serde_json::json!(["news", "guide", "review", null]),
-        "an optional enum lists null among its values"
+        fields["category"],
+        serde_json::json!({"allOf": [{"$ref": "#/components/schemas/ArticleCategory"}], "nullable": true}),
+        "an optional enum is its named enum or null"
+    );
+    assert_eq!(
+        s["ArticleCategory"]["enum"],
+        serde_json::json!(["news", "guide", "review"])
     );
     assert_eq!(fields["rating"]["type"], "integer");
     assert_eq!(fields["rating"]["maximum"], 5.0);
@@ -320,4 +324,93 @@ async fn each_caller_gets_the_document_of_its_rights() {
     let (status, body) =
         send(app.req_as(Some("vlm_not-a-token"), Method::GET, "/openapi.json")).await;
     assert_error(status, &body, 401, "invalid_token");
+}
+
+/// PATH with the virtualenv first (openapi-python-client runs `ruff` from it).
+fn venv_path() -> String {
+    format!(
+        "{}:{}",
+        repo().join(".venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// The generators integrators use accept the document without a single warning:
+/// openapi-python-client (`--fail-on-warning`), datamodel-code-generator (its warnings
+/// made errors), openapi-generator's validator and its `kotlin` generator.
+#[tokio::test]
+async fn python_and_kotlin_generators_accept_the_document_without_warnings() {
+    let (_app, doc) = document().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("openapi.json");
+    std::fs::write(&spec, serde_json::to_vec(&doc).expect("json")).expect("write");
+
+    let out = run(Command::new(tool(
+        "VELLUM_OPENAPI_PYTHON_CLIENT",
+        ".venv/bin/openapi-python-client",
+    ))
+    .env("PATH", venv_path())
+    .args([
+        "generate",
+        "--meta",
+        "none",
+        "--overwrite",
+        "--fail-on-warning",
+        "--path",
+    ])
+    .arg(&spec)
+    .arg("--output-path")
+    .arg(dir.path().join("pyclient")));
+    assert!(
+        !out.contains("Warning"),
+        "openapi-python-client warns:\n{out}"
+    );
+    assert!(
+        dir.path()
+            .join("pyclient/api/article/create_article.py")
+            .exists(),
+        "the per-type operations are generated"
+    );
+
+    let out = run(Command::new(tool(
+        "VELLUM_DATAMODEL_CODEGEN",
+        ".venv/bin/datamodel-codegen",
+    ))
+    .env("PYTHONWARNINGS", "error::UserWarning")
+    .args([
+        "--input-file-type",
+        "openapi",
+        "--formatters",
+        "builtin",
+        "--input",
+    ])
+    .arg(&spec)
+    .arg("--output")
+    .arg(dir.path().join("models.py")));
+    assert!(!out.contains("Warning"), "datamodel-codegen warns:\n{out}");
+    let models = std::fs::read_to_string(dir.path().join("models.py")).expect("models");
+    assert!(
+        models.contains("class ArticleFields(") && !models.contains("class Fields1("),
+        "nested objects keep their names"
+    );
+
+    let generator = tool(
+        "VELLUM_OPENAPI_GENERATOR",
+        ".venv/bin/openapi-generator-cli",
+    );
+    let out = run(Command::new(&generator)
+        .args(["validate", "--recommend", "-i"])
+        .arg(&spec));
+    assert!(out.contains("No validation issues detected"), "{out}");
+    let out = run(Command::new(&generator)
+        .args(["generate", "-g", "kotlin", "-i"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(dir.path().join("kotlin")));
+    let warnings: Vec<&str> = out.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(
+        warnings.is_empty(),
+        "openapi-generator kotlin warns:\n{}",
+        warnings.join("\n")
+    );
 }
