@@ -33,6 +33,7 @@ pub struct AdminApi {
 pub struct UserCreate {
     pub email: String,
     /// 10 to 256 characters.
+    #[oai(write_only)]
     pub password: String,
     /// Role name (default `author`).
     pub role: Option<String>,
@@ -43,6 +44,7 @@ pub struct UserCreate {
 #[oai(rename = "UserUpdate", deny_unknown_fields)]
 pub struct UserUpdate {
     pub role: Option<String>,
+    #[oai(write_only)]
     pub password: Option<String>,
     /// A deactivated user cannot log in; their sessions end at once.
     pub active: Option<bool>,

@@ -83,7 +83,7 @@ impl ApiResponse for LoginError {
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
-    #[oai(validator(max_length = 256))]
+    #[oai(write_only, validator(max_length = 256))]
     pub password: String,
 }
 
@@ -123,7 +123,7 @@ pub struct LoginTotpRequest {
 #[derive(Object)]
 #[oai(rename = "TotpSetupRequest", deny_unknown_fields)]
 pub struct TotpSetupRequest {
-    #[oai(validator(max_length = 256))]
+    #[oai(write_only, validator(max_length = 256))]
     pub password: String,
 }
 
@@ -139,7 +139,7 @@ pub struct TotpEnableRequest {
 #[derive(Object)]
 #[oai(rename = "TotpDisableRequest", deny_unknown_fields)]
 pub struct TotpDisableRequest {
-    #[oai(validator(max_length = 256))]
+    #[oai(write_only, validator(max_length = 256))]
     pub password: String,
     #[oai(validator(pattern = "^[0-9]{6}$"))]
     pub code: Option<String>,
