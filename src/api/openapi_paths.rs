@@ -96,6 +96,19 @@ fn not_modified() -> (String, Value) {
     )
 }
 
+/// What the per-type operationIds put before the type's name.
+const OP_PREFIXES: &[&str] = &[
+    "list",
+    "get",
+    "query",
+    "listManaged",
+    "getManaged",
+    "queryManaged",
+    "create",
+    "update",
+    "delete",
+];
+
 /// One generated operation.
 struct Op<'a> {
     id: String,
@@ -172,6 +185,16 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
+    // A type named like a static operation's object (`entries` → `listEntries`) must not
+    // repeat its operationId.
+    let static_ops: Vec<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+        .filter_map(Value::as_object)
+        .flat_map(|ops| ops.values())
+        .filter_map(|op| op["operationId"].as_str().map(str::to_string))
+        .collect();
     let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) else {
         return;
     };
@@ -185,7 +208,16 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
     for view in views {
         let ty = &view.def;
         let mut name = pascal(&ty.api_id);
-        if existing.contains(&name) || name.is_empty() || new_schemas.contains_key(&name) {
+        let op_taken = |name: &str| {
+            OP_PREFIXES
+                .iter()
+                .any(|p| static_ops.contains(&format!("{p}{name}")))
+        };
+        if existing.contains(&name)
+            || name.is_empty()
+            || new_schemas.contains_key(&name)
+            || op_taken(&name)
+        {
             name = format!("{name}Entry");
         }
         type_schemas(view, &name, &mut new_schemas);

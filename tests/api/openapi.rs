@@ -414,3 +414,82 @@ async fn python_and_kotlin_generators_accept_the_document_without_warnings() {
         warnings.join("\n")
     );
 }
+
+/// Types and fields named like the document's own parts (`entries` → `listEntries`, a
+/// type `entry` beside the `Entry` schema, a field `fields`, a field `published_at`
+/// shadowed by the entry's metadata) still give a valid document with unique
+/// operationIds and parameters, and generators still accept it.
+#[tokio::test]
+async fn awkward_names_keep_the_document_valid() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for def in [
+        serde_json::json!({"api_id": "entries", "name": "Entries",
+            "fields": [{"name": "title", "type": "text"}]}),
+        serde_json::json!({"api_id": "entry", "name": "Entry",
+            "fields": [{"name": "fields", "type": "component", "fields": [{"name": "a", "type": "text"}]},
+                       {"name": "list", "type": "enum", "values": ["x", "y"]},
+                       {"name": "published_at", "type": "datetime"}]}),
+    ] {
+        app.create_type(def).await;
+    }
+    let (_, doc) = send(app.req(Method::GET, "/openapi.json")).await;
+    let mut ids = Vec::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            ids.push(op["operationId"].as_str().expect("operationId").to_string());
+            let mut names: Vec<&str> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            let n = names.len();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), n, "{method} {path} repeats a parameter");
+        }
+    }
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "operationIds repeat");
+    let s = &doc["components"]["schemas"];
+    assert!(
+        s["Entry"]["properties"].get("fields").is_some(),
+        "the generic Entry stays"
+    );
+    assert!(s.get("EntryEntry").is_some() && s.get("EntriesEntry").is_some());
+    assert!(
+        s["EntryEntryFields"]["properties"]["fields"]["allOf"][0]["$ref"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("EntryEntryFieldsValue")),
+        "a field `fields` does not overwrite the type's Fields schema: {}",
+        s["EntryEntryFields"]
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).expect("json")).expect("write");
+    run(Command::new(tool(
+        "VELLUM_OPENAPI_VALIDATOR",
+        ".venv/bin/openapi-spec-validator",
+    ))
+    .arg(&file));
+    let out = run(Command::new(tool(
+        "VELLUM_OPENAPI_PYTHON_CLIENT",
+        ".venv/bin/openapi-python-client",
+    ))
+    .env("PATH", venv_path())
+    .args([
+        "generate",
+        "--meta",
+        "none",
+        "--overwrite",
+        "--fail-on-warning",
+        "--path",
+    ])
+    .arg(&file)
+    .arg("--output-path")
+    .arg(dir.path().join("pyclient")));
+    assert!(!out.contains("Warning"), "{out}");
+}
