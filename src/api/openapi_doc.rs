@@ -215,12 +215,6 @@ impl DocSource {
 /// Rules the server enforces on the static request bodies that poem-openapi does not write
 /// into the document: the formats and limits our validation checks.
 fn document_static_rules(doc: &mut Value) {
-    let Some(schemas) = doc
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
     let rules = [
         (
             "ContentType",
@@ -270,11 +264,33 @@ fn document_static_rules(doc: &mut Value) {
         ),
         ("EntryWrite", "message", json!({ "maxLength": 1000 })),
         (
+            "CommentCreate",
+            "body",
+            json!({ "minLength": 1, "maxLength": 10000 }),
+        ),
+        (
+            "CommentUpdate",
+            "body",
+            json!({ "minLength": 1, "maxLength": 10000 }),
+        ),
+        (
+            "TransitionRequest",
+            "to",
+            json!({ "pattern": "^[a-z0-9_]{1,32}$" }),
+        ),
+        (
             "EntryWrite",
             "locale",
             json!({ "pattern": "^[A-Za-z0-9_-]{1,35}$" }),
         ),
     ];
+    document_param_limits(doc);
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
     for (schema, property, extra) in rules {
         if let (Some(target), Some(extra)) = (
             schemas
@@ -284,6 +300,32 @@ fn document_static_rules(doc: &mut Value) {
         ) && let Some(obj) = target.as_object_mut()
         {
             obj.extend(extra.clone());
+        }
+    }
+}
+
+/// The ranges the handlers check on `limit` (poem's validators would answer them with
+/// their own wording).
+fn document_param_limits(doc: &mut Value) {
+    let limits = [
+        ("/api/v1/manage/events", 1000),
+        ("/api/v1/manage/audit", 200),
+        ("/api/v1/manage/trash", 100),
+        ("/api/v1/manage/entries/{type_id}/{id}/versions", 100),
+    ];
+    for (path, max) in limits {
+        let Some(params) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/get/parameters",
+                path.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for p in params.iter_mut().filter(|p| p["name"] == "limit") {
+            p["schema"]["minimum"] = json!(1);
+            p["schema"]["maximum"] = json!(max);
         }
     }
 }

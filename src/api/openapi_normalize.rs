@@ -43,11 +43,8 @@ pub fn normalize(doc: &mut Value) {
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
-            for op in item
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|m| m.values_mut())
-            {
+            for (method, op) in item.as_object_mut().into_iter().flat_map(|m| m.iter_mut()) {
+                prune_statuses(method, op);
                 walk(op);
             }
         }
@@ -110,12 +107,31 @@ fn object_rules(schema: &mut Value, role: Role) {
         // Optional without a default is an `Option`: `null` is accepted and, in
         // answers, written. (Never also required: datamodel-code-generator's default
         // mode reads required as non-null.)
-        if !required.contains(name) && !has_default {
+        // A property with a default also takes `null` (it then gets the default).
+        if !required.contains(name) && (!has_default || role.request) {
             if let Some(target) = p.remove("$ref") {
                 p.insert("allOf".into(), json!([{ "$ref": target }]));
             }
             p.insert("nullable".into(), json!(true));
         }
+    }
+}
+
+/// poem-openapi lists every error status on every operation; an operation keeps those it
+/// can answer: a read changes nothing and reads no body (no 409, 412, 413, 415, 422), an
+/// operation without a body is never 413 or 415.
+fn prune_statuses(method: &str, op: &mut Value) {
+    let has_body = op.get("requestBody").is_some();
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let drop: &[&str] = match (method, has_body) {
+        ("get" | "head", _) => &["409", "412", "413", "415", "422"],
+        (_, false) => &["413", "415"],
+        _ => &[],
+    };
+    for status in drop {
+        responses.remove(*status);
     }
 }
 
@@ -221,6 +237,7 @@ fn fix_format(obj: &mut Map<String, Value>) {
     if obj.get("type").and_then(Value::as_str) != Some("integer") {
         return;
     }
+    // `minimum` set elsewhere (a documented range) wins over the unsigned floor.
     let unsigned = match obj.get("format").and_then(Value::as_str) {
         Some("uint64" | "uint32") => (true, "int64"),
         Some("uint8" | "uint16") => (true, "int32"),

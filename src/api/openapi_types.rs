@@ -383,9 +383,23 @@ pub(super) fn filter_ops(f: &FieldDef, owner: &str) -> Vec<(&'static str, Value)
     } else {
         field_schema_plain(f)
     };
+    // A filter operand is any value of the field's type: the field's own rules
+    // (pattern, lengths, range) apply to what is stored, not to what is looked for.
     if let Some(obj) = value.as_object_mut() {
-        obj.remove("description");
-        obj.remove("default");
+        for key in [
+            "description",
+            "default",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+        ] {
+            obj.remove(key);
+        }
+        if obj.get("type").and_then(Value::as_str) == Some("string") {
+            obj.insert("maxLength".into(), json!(1000));
+        }
     }
     let mut ops = Vec::new();
     for op in ["eq", "ne", "lt", "lte", "gt", "gte"] {

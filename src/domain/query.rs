@@ -411,6 +411,12 @@ fn json_tree(
         for (op, operand) in ops {
             path.push(op.clone());
             count_condition(conditions)?;
+            if op == "null" && !operand.is_boolean() {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!("{} takes `true` or `false`", here(path)),
+                ));
+            }
             let values = match operand {
                 Value::Array(items) => items
                     .iter()

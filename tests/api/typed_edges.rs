@@ -311,6 +311,11 @@ async fn generated_client_filter_encodings(backend: Backend) {
             400,
         ),
         (
+            json!({"filter": {"rating": {"null": 0}}}),
+            "invalid_filter",
+            400,
+        ),
+        (
             json!({"filter": {"nope": {"eq": 1}}}),
             "invalid_filter",
             400,
