@@ -11,6 +11,7 @@ use super::dto::admin::{
 };
 use super::dto::content::ScheduledJobList;
 use super::dto::{Body, Made};
+use super::dto::{Text, text};
 use super::{Auth, NoContent};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
@@ -31,21 +32,21 @@ pub struct AdminApi {
 #[derive(Object)]
 #[oai(rename = "UserCreate", deny_unknown_fields)]
 pub struct UserCreate {
-    pub email: String,
+    pub email: Text,
     /// 10 to 256 characters.
     #[oai(write_only)]
-    pub password: String,
+    pub password: Text,
     /// Role name (default `author`).
-    pub role: Option<String>,
+    pub role: Option<Text>,
 }
 
 /// Changes to a user.
 #[derive(Object)]
 #[oai(rename = "UserUpdate", deny_unknown_fields)]
 pub struct UserUpdate {
-    pub role: Option<String>,
+    pub role: Option<Text>,
     #[oai(write_only)]
-    pub password: Option<String>,
+    pub password: Option<Text>,
     /// A deactivated user cannot log in; their sessions end at once.
     pub active: Option<bool>,
 }
@@ -55,11 +56,11 @@ pub struct UserUpdate {
 #[oai(rename = "RoleCreate", deny_unknown_fields)]
 pub struct RoleCreate {
     /// Lowercase letters, digits and `_`.
-    pub name: String,
+    pub name: Text,
     #[oai(default)]
-    pub description: String,
+    pub description: Text,
     /// A role whose rights this one inherits.
-    pub inherits: Option<String>,
+    pub inherits: Option<Text>,
     /// Its users must log in with TOTP; until they turn it on, their tokens reach only
     /// the enrolment endpoints and `/auth/me` (403 `totp_enrolment_required` elsewhere).
     #[oai(default)]
@@ -70,7 +71,7 @@ pub struct RoleCreate {
 #[derive(Object)]
 #[oai(rename = "RoleUpdate", deny_unknown_fields)]
 pub struct RoleUpdate {
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// See `RoleCreate.require_totp`; applies to live sessions at once.
     pub require_totp: Option<bool>,
 }
@@ -79,30 +80,30 @@ pub struct RoleUpdate {
 #[derive(Object)]
 #[oai(rename = "PolicyCreate", deny_unknown_fields)]
 pub struct PolicyCreate {
-    pub role: String,
+    pub role: Text,
     /// A content type api_id, `*` (all content types), or an admin resource
     /// (`schema`, `users`, `roles`, `policies`, `tokens`, `webhooks`, `assets`, `audit`, `locales`).
-    pub resource: String,
+    pub resource: Text,
     /// `read` (published content on the delivery API, never private fields),
     /// `read_drafts` (the management surface: drafts, versions, diffs, private fields),
     /// `create`, `update`, `delete`, `publish` or `*`.
-    pub action: String,
+    pub action: Text,
     /// Field rules for `read`, `read_drafts`, `create`, `update` or `*`:
     /// `{"allow": [...]}` or `{"deny": [...]}`. A field outside the rule never appears in
     /// responses and cannot be filtered, sorted or written (403).
     pub fields: Option<Value>,
     /// `owner`: only on entries the caller owns (for `read`, `read_drafts`, `update`,
     /// `delete`, `publish`); lists show only the caller's own entries.
-    pub condition: Option<String>,
+    pub condition: Option<Text>,
 }
 
 /// A new API token.
 #[derive(Object)]
 #[oai(rename = "TokenCreate", deny_unknown_fields)]
 pub struct TokenCreate {
-    pub name: String,
+    pub name: Text,
     /// The role the token acts with.
-    pub role: String,
+    pub role: Text,
     /// Optional expiry (RFC 3339).
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -130,9 +131,9 @@ impl AdminApi {
             .create_user(
                 Some(&auth.0),
                 NewUser {
-                    email: b.email,
-                    password: b.password,
-                    role: b.role.unwrap_or_else(|| "author".into()),
+                    email: b.email.into(),
+                    password: b.password.into(),
+                    role: text(b.role).unwrap_or_else(|| "author".into()),
                 },
             )
             .await?;
@@ -165,8 +166,8 @@ impl AdminApi {
                 &auth.0,
                 &id,
                 UserPatch {
-                    role: b.role,
-                    password: b.password,
+                    role: text(b.role),
+                    password: text(b.password),
                     active: b.active,
                 },
             )
@@ -211,7 +212,13 @@ impl AdminApi {
         let r = self
             .services
             .admin
-            .create_role(&auth.0, &b.name, &b.description, b.inherits, b.require_totp)
+            .create_role(
+                &auth.0,
+                &b.name,
+                &b.description,
+                text(b.inherits),
+                b.require_totp,
+            )
             .await?;
         Ok(Made::new(&Role::from(&r)))
     }
@@ -226,7 +233,7 @@ impl AdminApi {
     ) -> ApiResult<Body<Role>> {
         let b = body.0;
         let patch = RolePatch {
-            description: b.description,
+            description: text(b.description),
             require_totp: b.require_totp,
         };
         let r = self
@@ -265,11 +272,11 @@ impl AdminApi {
             .create_policy(
                 &auth.0,
                 NewPolicy {
-                    role: b.role,
-                    resource: b.resource,
-                    action: b.action,
+                    role: b.role.into(),
+                    resource: b.resource.into(),
+                    action: b.action.into(),
                     fields: b.fields,
-                    condition: b.condition,
+                    condition: text(b.condition),
                 },
             )
             .await?;

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::client_ip::TrustedProxies;
 use super::dto::auth::{AuthTokens, CallerKind, Me, RecoveryCodes, TotpSetup};
 use super::dto::{Body, Ts};
+use super::dto::{Text, text};
 use super::middleware::SessionFamily;
 use super::{Auth, NoContent};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -82,9 +83,9 @@ impl ApiResponse for LoginError {
 #[oai(rename = "LoginRequest", deny_unknown_fields)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     #[oai(write_only, validator(max_length = 256))]
-    pub password: String,
+    pub password: Text,
 }
 
 /// A refresh token.
@@ -92,7 +93,7 @@ pub struct LoginRequest {
 #[oai(rename = "RefreshRequest", deny_unknown_fields)]
 pub struct RefreshRequest {
     #[oai(validator(max_length = 256))]
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 /// Optional body of a logout.
@@ -101,7 +102,7 @@ pub struct RefreshRequest {
 pub struct LogoutRequest {
     /// Revokes this refresh token's session; without it, the session of the access token.
     #[oai(validator(max_length = 256))]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Text>,
 }
 
 /// The code step of a login: the challenge from `totp_required` and either a code or a
@@ -110,13 +111,13 @@ pub struct LogoutRequest {
 #[oai(rename = "LoginTotpRequest", deny_unknown_fields)]
 pub struct LoginTotpRequest {
     #[oai(validator(max_length = 128))]
-    pub challenge: String,
+    pub challenge: Text,
     /// Six digits from the authenticator app.
     #[oai(validator(pattern = "^[0-9]{6}$"))]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// One of the recovery codes (`abcd-efgh-ijkl-mnop`; case and dashes do not matter).
     #[oai(validator(pattern = "^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$"))]
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// The current password, to start enrolment.
@@ -124,7 +125,7 @@ pub struct LoginTotpRequest {
 #[oai(rename = "TotpSetupRequest", deny_unknown_fields)]
 pub struct TotpSetupRequest {
     #[oai(write_only, validator(max_length = 256))]
-    pub password: String,
+    pub password: Text,
 }
 
 /// A code of the new secret, to turn TOTP on.
@@ -132,7 +133,7 @@ pub struct TotpSetupRequest {
 #[oai(rename = "TotpEnableRequest", deny_unknown_fields)]
 pub struct TotpEnableRequest {
     #[oai(validator(pattern = "^[0-9]{6}$"))]
-    pub code: String,
+    pub code: Text,
 }
 
 /// The password and a code (or a recovery code), to turn TOTP off.
@@ -140,11 +141,11 @@ pub struct TotpEnableRequest {
 #[oai(rename = "TotpDisableRequest", deny_unknown_fields)]
 pub struct TotpDisableRequest {
     #[oai(write_only, validator(max_length = 256))]
-    pub password: String,
+    pub password: Text,
     #[oai(validator(pattern = "^[0-9]{6}$"))]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     #[oai(validator(pattern = "^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$"))]
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// Exactly one of a code and a recovery code (422 otherwise).
@@ -209,7 +210,7 @@ impl AuthApi {
         req: &Request,
     ) -> Result<Body<AuthTokens>, LoginError> {
         let b = body.0;
-        let factor = second_factor(b.code, b.recovery_code).map_err(LoginError)?;
+        let factor = second_factor(text(b.code), text(b.recovery_code)).map_err(LoginError)?;
         let tokens = self
             .services
             .auth
@@ -281,7 +282,7 @@ impl AuthApi {
         req: &Request,
     ) -> Result<NoContent, LoginError> {
         let b = body.0;
-        let factor = second_factor(b.code, b.recovery_code).map_err(LoginError)?;
+        let factor = second_factor(text(b.code), text(b.recovery_code)).map_err(LoginError)?;
         self.services
             .auth
             .totp_disable(&auth.0, &b.password, factor, self.proxies.client_of(req))

@@ -2,6 +2,7 @@
 
 use super::dto::content::{Comment, CommentList};
 use super::dto::{Body, Made};
+use super::dto::{Text, text};
 use super::{Auth, NoContent};
 use crate::error::ApiResult;
 use crate::services::Services;
@@ -26,16 +27,16 @@ pub struct CommentsApi {
 pub struct CommentCreate {
     /// The text (1-10000 characters). `@name@example.com` mentions a user who may read
     /// the draft.
-    pub body: String,
+    pub body: Text,
     /// The comment this one replies to (same entry).
-    pub parent_id: Option<String>,
+    pub parent_id: Option<Text>,
 }
 
 /// A change to a comment: its text (author only) and/or whether it is resolved.
 #[derive(Object)]
 #[oai(rename = "CommentUpdate", deny_unknown_fields)]
 pub struct CommentUpdate {
-    pub body: Option<String>,
+    pub body: Option<Text>,
     pub resolved: Option<bool>,
 }
 
@@ -107,7 +108,7 @@ impl CommentsApi {
         body: Json<CommentUpdate>,
     ) -> ApiResult<Body<Comment>> {
         let patch = CommentPatch {
-            body: body.0.body,
+            body: text(body.0.body),
             resolved: body.0.resolved,
         };
         let c = self

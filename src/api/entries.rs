@@ -15,6 +15,7 @@ use super::dto::content::{
     Version, VersionList, VersionSummary,
 };
 use super::dto::{Body, Fresh, Made, Typed};
+use super::dto::{Text, text};
 use super::render::{self, entry};
 use super::{Auth, NoContent, Reply, header, query_pairs};
 use crate::domain::access::Visibility;
@@ -44,9 +45,9 @@ pub struct EntryWrite {
     /// Field values, by field name. On update only the given fields change; `null` clears one.
     pub fields: BTreeMap<String, Value>,
     /// Locale of a new entry (localized types only; default: the instance's default locale).
-    pub locale: Option<String>,
+    pub locale: Option<Text>,
     /// Note stored with the version this save creates.
-    pub message: Option<String>,
+    pub message: Option<Text>,
 }
 
 /// Body of a restore.
@@ -56,7 +57,7 @@ pub struct RestoreRequest {
     /// The version to restore.
     pub version: i32,
     /// Note stored with the new version.
-    pub message: Option<String>,
+    pub message: Option<Text>,
 }
 
 /// Body of a workflow move.
@@ -64,9 +65,9 @@ pub struct RestoreRequest {
 #[oai(rename = "TransitionRequest", deny_unknown_fields)]
 pub struct TransitionRequest {
     /// The stage to move the entry to.
-    pub to: String,
+    pub to: Text,
     /// Why (kept with the move; up to 2000 characters).
-    pub comment: Option<String>,
+    pub comment: Option<Text>,
 }
 
 /// Body of a schedule: when to publish the current draft and/or when to unpublish.
@@ -90,8 +91,8 @@ impl From<EntryWrite> for EntryInput {
     fn from(w: EntryWrite) -> Self {
         EntryInput {
             fields: w.fields.into_iter().collect(),
-            locale: w.locale,
-            message: w.message,
+            locale: text(w.locale),
+            message: text(w.message),
             restored_from: None,
         }
     }
@@ -330,7 +331,7 @@ impl EntriesApi {
                 &type_id,
                 &id,
                 body.0.version,
-                body.0.message,
+                text(body.0.message),
                 header(req, "if-match"),
             )
             .await?;
@@ -361,7 +362,7 @@ impl EntriesApi {
                 &type_id,
                 &id,
                 &body.0.to,
-                body.0.comment,
+                text(body.0.comment),
                 header(req, "if-match"),
             )
             .await?;

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use serde_json::{Value, json};
 
 use super::dto::content::EntryList;
-use super::dto::{Body, JsonObject, Typed};
+use super::dto::{Body, JsonObject, Text, Typed};
 use super::render::entry;
 use super::{MaybeAuth, Reply, query_pairs};
 use crate::authz::Principal;
@@ -39,17 +39,17 @@ pub struct EntryQuery {
     pub filter: Option<JsonObject>,
     /// Comma-separated fields, `-` for descending (e.g. `-published_at,title`).
     #[oai(validator(max_length = 1000))]
-    pub sort: Option<String>,
+    pub sort: Option<Text>,
     /// Fields to return.
     #[oai(validator(max_items = 200))]
-    pub fields: Option<Vec<String>>,
+    pub fields: Option<Vec<Text>>,
     /// Entries per page, 1 to 100 (default 20).
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page (same filter, sort and locale).
     #[oai(validator(max_length = 4096))]
-    pub cursor: Option<String>,
+    pub cursor: Option<Text>,
     #[oai(validator(max_length = 35))]
-    pub locale: Option<String>,
+    pub locale: Option<Text>,
 }
 
 impl EntryQuery {
@@ -57,19 +57,20 @@ impl EntryQuery {
     fn pairs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         if let Some(s) = &self.sort {
-            out.push(("sort".into(), s.clone()));
+            out.push(("sort".into(), s.to_string()));
         }
         if let Some(f) = &self.fields {
-            out.push(("fields".into(), f.join(",")));
+            let names: Vec<&str> = f.iter().map(|t| &**t).collect();
+            out.push(("fields".into(), names.join(",")));
         }
         if let Some(l) = self.limit {
             out.push(("limit".into(), l.to_string()));
         }
         if let Some(c) = &self.cursor {
-            out.push(("cursor".into(), c.clone()));
+            out.push(("cursor".into(), c.to_string()));
         }
         if let Some(l) = &self.locale {
-            out.push(("locale".into(), l.clone()));
+            out.push(("locale".into(), l.to_string()));
         }
         out
     }

@@ -16,6 +16,7 @@ both_backends!(
     required_text_refuses_blank_values,
     cursors_belong_to_their_filter_and_locale,
     generated_client_filter_encodings,
+    text_fields_take_only_strings,
 );
 
 fn item_type() -> Value {
@@ -371,5 +372,45 @@ async fn generated_client_filter_encodings(backend: Backend) {
     assert!(
         body["items"][0]["fields"].get("secret").is_none(),
         "private fields are not delivered"
+    );
+}
+
+async fn text_fields_take_only_strings(backend: Backend) {
+    let (app, ids) = seeded(backend).await;
+    let (status, body) = send(
+        app.req(Method::POST, "/api/v1/manage/roles")
+            .json(&json!({"name": "helper"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cases = [
+        app.req(Method::POST, "/api/v1/query/item")
+            .json(&json!({"locale": false})),
+        app.req(Method::POST, "/api/v1/query/item")
+            .json(&json!({"sort": 12})),
+        app.req(Method::POST, "/api/v1/query/item")
+            .json(&json!({"fields": [true]})),
+        app.req(Method::PATCH, "/api/v1/manage/roles/helper")
+            .json(&json!({"description": false})),
+        app.req_as(None, Method::POST, "/api/v1/auth/login")
+            .json(&json!({"email": 12, "password": "x"})),
+        app.req(
+            Method::POST,
+            &format!("/api/v1/manage/entries/item/{}/transition", ids[0]),
+        )
+        .json(&json!({"to": 1})),
+        app.req(Method::POST, "/api/v1/manage/tokens")
+            .json(&json!({"name": true, "role": "helper"})),
+    ];
+    for req in cases {
+        let (status, body) = send(req).await;
+        assert_error(status, &body, 400, "invalid_body");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("expected text"), "{message}");
+    }
+    let (_, role) = send(app.req(Method::GET, "/api/v1/manage/roles")).await;
+    assert!(
+        !role.to_string().contains("\"false\""),
+        "nothing was stored from a refused body: {role}"
     );
 }

@@ -143,18 +143,16 @@ await main("run", async () => {
   check(JSON.stringify(g.data.fields.links?.map((x) => x.label)) === '["Home"]', `getPost: links ${JSON.stringify(g.data.fields.links)}`);
   check(!("cost" in g.data.fields), "getPost: private field cost delivered");
 
-  // 422: no title. PostCreateFields requires `title`, so build the body from an object the
-  // type checker can see lacks it: this must NOT compile as a PostCreate...
-  // @ts-expect-error title is required
-  const bad: components["schemas"]["PostCreate"] = { fields: { rating: 3 } };
+  // 422: a blank title (required text refuses whitespace-only values), read as ErrorBody.
+  const bad: components["schemas"]["PostCreate"] = { fields: { title: "   ", rating: 3 } };
   const v = await client.POST("/api/v1/manage/entries/post", { body: bad });
-  check(v.response.status === 422, `missing title: status ${v.response.status}, want 422`);
-  check(v.error !== undefined, "missing title: no error body");
+  check(v.response.status === 422, `blank title: status ${v.response.status}, want 422`);
+  check(v.error !== undefined, "blank title: no error body");
   const err: ErrorBody = v.error;
   const details = err.error.details;
   check(
     typeof details === "object" && details !== null && JSON.stringify(details).includes("title"),
-    `missing title: error.details ${JSON.stringify(details)} does not name title`,
+    `blank title: error.details ${JSON.stringify(details)} does not name title`,
   );
   console.log("run: ok");
 });
