@@ -16,6 +16,7 @@ pub mod entries;
 pub mod input_check;
 pub mod middleware;
 pub mod openapi_doc;
+pub mod openapi_filters;
 pub mod openapi_normalize;
 pub mod openapi_paths;
 pub mod openapi_types;

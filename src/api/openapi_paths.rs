@@ -6,9 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::openapi_doc::pascal;
-use super::openapi_types::{
-    META_FILTERS, TypeView, filter_ops, filterable, shared_schemas, type_schemas,
-};
+use super::openapi_filters::{META_FILTERS, filter_ops, filterable};
+use super::openapi_types::{TypeView, shared_schemas, type_schemas};
 use crate::domain::schema::FieldDef;
 
 const LOCALE_PATTERN: &str = "^[A-Za-z0-9_-]{1,35}$";

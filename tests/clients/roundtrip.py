@@ -175,7 +175,14 @@ def run() -> None:
 
     from vellum_client.api.author import create_author
     from vellum_client.api.entries import publish_entry
-    from vellum_client.api.post import create_post, get_post, list_post, query_post, update_post
+    from vellum_client.api.post import (
+        create_post,
+        get_managed_post,
+        get_post,
+        list_post,
+        query_post,
+        update_post,
+    )
     from vellum_client.models import (
         AuthorCreate,
         AuthorCreateFields,
@@ -396,6 +403,20 @@ def run() -> None:
     details = err.error.details
     check(isinstance(details, dict) and "title" in json.dumps(details),
           f"blank title: error.details {details!r} does not name `title`")
+    # an entry whose optional enum, relation and component are unset reads back as None
+    op("createPost")
+    res_n = create_post.sync_detailed(client=client, body=PostCreate(fields=PostCreateFields(title="Bare")))
+    check(res_n.status_code == 201 and isinstance(res_n.parsed, PostManaged),
+          f"createPost bare: status {res_n.status_code}: {res_n.content!r}")
+    assert isinstance(res_n.parsed, PostManaged)
+    op("getManagedPost")
+    res_m = get_managed_post.sync_detailed(str(res_n.parsed.id), client=client)
+    check(res_m.status_code == 200 and isinstance(res_m.parsed, PostManaged),
+          f"getManagedPost: status {res_m.status_code}: {res_m.content!r}")
+    assert isinstance(res_m.parsed, PostManaged)
+    bare = res_m.parsed.fields
+    check(bare.category is None and bare.author is None and bare.links is None,
+          f"unset values read back as None: {bare.to_dict()}")
     print(f"run: ok ({len(SEEN)} responses)")
 
 
