@@ -12,6 +12,7 @@ mod m0005_schedules;
 mod m0006_trash;
 mod m0007_comments;
 mod m0008_totp;
+mod m0009_published_slug;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_trash::Migration),
             Box::new(m0007_comments::Migration),
             Box::new(m0008_totp::Migration),
+            Box::new(m0009_published_slug::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@ pub struct EntryRow {
     pub status: String,
     pub stage: String,
     pub slug: Option<String>,
+    /// The slug delivery answers to: the draft's slug as of the last publish.
+    pub published_slug: Option<String>,
     pub version: i32,
     pub published_version: Option<i32>,
     pub rev: i64,
@@ -37,7 +39,7 @@ pub fn cols(backend: DbBackend, with_draft: bool) -> String {
         (_, false) => ("NULL AS draft", "json(e.published) AS published"),
     };
     format!(
-        "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.version, e.published_version, e.rev, {draft}, {published}, e.created_at, e.updated_at, e.published_at"
+        "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.published_slug, e.version, e.published_version, e.rev, {draft}, {published}, e.created_at, e.updated_at, e.published_at"
     )
 }
 
@@ -50,6 +52,7 @@ pub fn from_row(r: &QueryResult) -> Result<EntryRow, DbErr> {
         status: get(r, "status")?,
         stage: get(r, "stage")?,
         slug: get(r, "slug")?,
+        published_slug: get(r, "published_slug")?,
         version: get(r, "version")?,
         published_version: get(r, "published_version")?,
         rev: get(r, "rev")?,
@@ -107,7 +110,7 @@ pub async fn get_published(
     .bind(type_id);
     match key {
         PublishedKey::Id(id) => q.push(" AND e.id = ").bind(id),
-        PublishedKey::Slug(slug) => q.push(" AND e.slug = ").bind(slug),
+        PublishedKey::Slug(slug) => q.push(" AND e.published_slug = ").bind(slug),
     };
     if let Some(locale) = locale {
         q.push(" AND e.locale = ").bind(locale);
@@ -118,7 +121,7 @@ pub async fn get_published(
 
 pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")
+    q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")
         .bind(e.id.as_str()).push(", ")
         .bind(e.type_id.as_str()).push(", ")
         .bind(e.locale.as_str()).push(", ")
@@ -126,6 +129,7 @@ pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
         .bind(e.status.as_str()).push(", ")
         .bind(e.stage.as_str()).push(", ")
         .bind(e.slug.clone()).push(", ")
+        .bind(e.published_slug.clone()).push(", ")
         .bind(e.version).push(", ")
         .bind(e.published_version).push(", ")
         .bind(e.rev).push(", ")
@@ -148,6 +152,8 @@ pub async fn update(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr>
         .bind(e.stage.as_str())
         .push(", slug = ")
         .bind(e.slug.clone())
+        .push(", published_slug = ")
+        .bind(e.published_slug.clone())
         .push(", version = ")
         .bind(e.version)
         .push(", published_version = ")
@@ -220,8 +226,11 @@ pub async fn slug_taken(
         .bind(type_id)
         .push(" AND locale = ")
         .bind(locale)
-        .push(" AND slug = ")
-        .bind(slug);
+        .push(" AND (slug = ")
+        .bind(slug)
+        .push(" OR published_slug = ")
+        .bind(slug)
+        .push(")");
     if let Some(id) = except_id {
         q.push(" AND id <> ").bind(id);
     }

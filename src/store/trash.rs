@@ -19,7 +19,8 @@ pub struct TrashRow {
 fn to_doc(e: &EntryRow) -> Value {
     json!({
         "id": e.id, "type_id": e.type_id, "locale": e.locale, "owner": e.owner,
-        "status": e.status, "stage": e.stage, "slug": e.slug, "version": e.version,
+        "status": e.status, "stage": e.stage, "slug": e.slug,
+        "published_slug": e.published_slug, "version": e.version,
         "published_version": e.published_version, "rev": e.rev, "draft": e.draft,
         "published": e.published, "created_at": fmt_ts(&e.created_at),
         "updated_at": fmt_ts(&e.updated_at), "published_at": e.published_at.as_ref().map(fmt_ts),
@@ -45,6 +46,16 @@ fn from_doc(d: &Value) -> Result<EntryRow, DbErr> {
         status: s("status")?,
         stage: s("stage")?,
         slug: d["slug"].as_str().map(str::to_string),
+        // Rows trashed before the published slug was kept: the draft's stood for both.
+        published_slug: d["published_slug"]
+            .as_str()
+            .or_else(|| {
+                d["published_version"]
+                    .is_i64()
+                    .then(|| d["slug"].as_str())
+                    .flatten()
+            })
+            .map(str::to_string),
         version: d["version"].as_i64().ok_or_else(bad)? as i32,
         published_version: d["published_version"].as_i64().map(|n| n as i32),
         rev: d["rev"].as_i64().ok_or_else(bad)?,

@@ -255,6 +255,7 @@ impl ContentService {
             status: "draft".into(),
             stage: workflow::first_stage(&ty.def),
             slug,
+            published_slug: None,
             version: 1,
             published_version: None,
             rev: 1,
@@ -1021,6 +1022,13 @@ pub(crate) async fn publish_in(
                 })?;
                 let doc = old.data.as_object().cloned().unwrap_or_default();
                 let doc = validate::validate_document(ty, &doc, false).map_err(unfit)?;
+                // The slug the old version had goes live with it.
+                row.published_slug = ty
+                    .slug_field()
+                    .and_then(|f| doc.get(&f.name))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| row.slug.clone());
                 row.published = Some(Value::Object(doc));
                 row.published_version = Some(n);
                 row.published_at = Some(at);
@@ -1032,6 +1040,7 @@ pub(crate) async fn publish_in(
                 return Ok(false);
             }
             row.published = None;
+            row.published_slug = None;
             row.published_version = None;
             row.published_at = None;
             row.status = "draft".into();
@@ -1053,6 +1062,7 @@ pub(crate) async fn publish_in(
 
 fn publish_in_place(row: &mut EntryRow, at: chrono::DateTime<chrono::Utc>) {
     row.published = Some(row.draft.clone());
+    row.published_slug = row.slug.clone();
     row.published_version = Some(row.version);
     row.published_at = Some(at);
     row.status = "published".into();

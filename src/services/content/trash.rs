@@ -143,12 +143,20 @@ impl ContentService {
             .as_ref()
             .is_some_and(|n| row.draft.get(n) != doc.get(n));
         row.draft = Value::Object(doc);
-        // The live copy follows the new slug too, or its URL would clash.
-        if slug_changed
+        // The live copy follows the new slug too, or its URL would clash; so does a live
+        // slug another entry took while this one was in the trash.
+        let live_taken = match (&row.published, row.published_slug.as_deref()) {
+            (Some(_), Some(live)) => {
+                entries::slug_taken(&tx.txn, &row.type_id, &row.locale, live, Some(id)).await?
+            }
+            _ => false,
+        };
+        if (slug_changed || live_taken)
             && let (Some(published), Some(name), Some(slug)) =
                 (row.published.as_mut(), &slug_name, &row.slug)
         {
             published[name] = Value::String(slug.clone());
+            row.published_slug = Some(slug.clone());
         }
         row.rev += 1;
         row.updated_at = now();
