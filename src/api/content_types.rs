@@ -29,11 +29,15 @@ pub struct ContentTypesApi {
 
 /// A content type as stored, in the compact form of the schema file (what
 /// `ContentTypeRecord` documents: defaults left out).
-pub fn type_json(row: &TypeRow) -> Reply {
+fn type_value(row: &TypeRow) -> Value {
     let mut v = serde_json::to_value(&row.def).unwrap_or(Value::Null);
     v["created_at"] = json!(fmt_ts(&row.created_at));
     v["updated_at"] = json!(fmt_ts(&row.updated_at));
-    Reply::json(&v)
+    v
+}
+
+fn type_json(row: &TypeRow) -> Reply {
+    Reply::json(&type_value(row))
 }
 
 #[OpenApi(
@@ -45,15 +49,7 @@ impl ContentTypesApi {
     #[oai(path = "/", method = "get", operation_id = "listContentTypes")]
     async fn list(&self, auth: Auth) -> ApiResult<Body<ContentTypeList>> {
         let rows = self.services.schema.list(&auth.0)?;
-        let items: Vec<Value> = rows
-            .iter()
-            .map(|t| {
-                let mut v = serde_json::to_value(&t.def).unwrap_or(Value::Null);
-                v["created_at"] = json!(fmt_ts(&t.created_at));
-                v["updated_at"] = json!(fmt_ts(&t.updated_at));
-                v
-            })
-            .collect();
+        let items: Vec<Value> = rows.iter().map(|t| type_value(t)).collect();
         let total = items.len();
         Ok(Typed::wrap(Reply::json(
             &json!({ "items": items, "next_cursor": null, "total": total }),

@@ -3,7 +3,6 @@
 use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
-use serde_json::{Value, json};
 
 use super::render::{body_etag, entry};
 use std::sync::Arc;
@@ -98,15 +97,7 @@ impl DeliveryApi {
                     Surface::Delivery,
                 )
                 .await?;
-            let items: Vec<Value> = page
-                .items
-                .iter()
-                .zip(&page.views)
-                .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
-                .collect();
-            Ok(Reply::json(
-                &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
-            ))
+            Ok(Reply::json(&super::render::page(&page, &ty.def)))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::dto::content::{
     Entry, EntryDiff, EntryList, FieldChange, ScheduledJobList, Transition, TransitionList,
@@ -128,15 +128,7 @@ impl EntriesApi {
             .content
             .list(&auth.0, &type_id, &query_pairs(req), None, Surface::Manage)
             .await?;
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .zip(&page.views)
-            .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
-            .collect();
-        Ok(Typed::wrap(Reply::json(
-            &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
-        )))
+        Ok(Typed::wrap(Reply::json(&render::page(&page, &ty.def))))
     }
 
     /// Create an entry (version 1, a draft unless the type has draft/publish off).

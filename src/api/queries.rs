@@ -6,11 +6,10 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::dto::content::EntryList;
 use super::dto::{Body, JsonObject, Text, Typed};
-use super::render::entry;
 use super::{MaybeAuth, Reply, query_pairs};
 use crate::authz::Principal;
 use crate::domain::query::Surface;
@@ -100,15 +99,9 @@ impl QueryApi {
             .content
             .list(principal, type_id, &q.pairs(), filter.as_ref(), surface)
             .await?;
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .zip(&page.views)
-            .map(|(r, view)| entry(r, &ty.def, view, page.fields.as_deref()))
-            .collect();
-        Ok(Typed::wrap(Reply::json(
-            &json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total }),
-        )))
+        Ok(Typed::wrap(Reply::json(&super::render::page(
+            &page, &ty.def,
+        ))))
     }
 }
 

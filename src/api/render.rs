@@ -10,6 +10,7 @@ use crate::domain::access::Visibility;
 use crate::domain::fmt_ts;
 use crate::domain::query::Surface;
 use crate::domain::schema::ContentTypeDef;
+use crate::services::content::Page;
 use crate::store::entries::{EntryRow, VersionRow};
 
 /// An entry as clients see it. Delivery shows the published version without private
@@ -66,6 +67,17 @@ pub fn entry(
     })
 }
 
+/// A page of entries as clients see it: `{"items", "next_cursor", "total"}`.
+pub fn page(page: &Page, ty: &ContentTypeDef) -> Value {
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .zip(&page.views)
+        .map(|(r, view)| entry(r, ty, view, page.fields.as_deref()))
+        .collect();
+    json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total })
+}
+
 /// A version with the fields the caller may read.
 pub fn version_full(v: &VersionRow, ty: &ContentTypeDef, vis: &Visibility) -> Version {
     let fields = match &v.data {
@@ -80,12 +92,8 @@ pub fn version_full(v: &VersionRow, ty: &ContentTypeDef, vis: &Visibility) -> Ve
         Value::Object(data) => data.clone(),
         _ => Map::new(),
     };
-    let summary = VersionSummary::from(v);
     Version {
-        version: summary.version,
-        author: summary.author,
-        message: summary.message,
-        created_at: summary.created_at,
+        summary: VersionSummary::from(v),
         fields: JsonObject(fields),
     }
 }

@@ -11,37 +11,13 @@
 //! on PostgreSQL (SQLite when no PostgreSQL server is configured). The generated clients
 //! live in a temp dir.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use reqwest::Method;
 
 use crate::helpers::*;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tool(relative: &str) -> PathBuf {
-    let path = repo().join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: run the test suite with `scripts/test`, which installs it",
-        path.display()
-    );
-    path
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the tool starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
+use crate::tools::{kotlin_client, python_client, python_models, repo, run, tool};
 
 /// The administrator's document as it is now (the full one: every type and operation).
 async fn save_spec(app: &TestApp, to: &Path) {
@@ -75,8 +51,11 @@ async fn typescript_client_round_trip() {
     }
     let modules = repo().join("tests/tools/node_modules");
     std::os::unix::fs::symlink(&modules, work.join("node_modules")).expect("link node_modules");
-    let generate = tool("tests/tools/node_modules/.bin/openapi-typescript");
-    let tsc = tool("tests/tools/node_modules/.bin/tsc");
+    let generate = tool(
+        "VELLUM_OPENAPI_TYPESCRIPT",
+        "tests/tools/node_modules/.bin/openapi-typescript",
+    );
+    let tsc = tool("VELLUM_TSC", "tests/tools/node_modules/.bin/tsc");
 
     for (spec, types, config, script) in [
         (
@@ -115,32 +94,12 @@ async fn python_client_round_trip_and_models_validate_every_answer() {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().expect("tmp");
     let work = dir.path();
-    let python = tool(".venv/bin/python");
-    let generate = tool(".venv/bin/openapi-python-client");
-    let models = tool(".venv/bin/datamodel-codegen");
-    let venv_path = format!(
-        "{}:{}",
-        repo().join(".venv/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let python = tool("VELLUM_PYTHON", ".venv/bin/python");
     for phase in ["setup", "run"] {
         let spec = work.join(format!("{phase}.json"));
         save_spec(&app, &spec).await;
         let package = work.join(phase).join("vellum_client");
-        let out = run(Command::new(&generate)
-            .env("PATH", &venv_path)
-            .args([
-                "generate",
-                "--meta",
-                "none",
-                "--overwrite",
-                "--fail-on-warning",
-                "--path",
-            ])
-            .arg(&spec)
-            .arg("--output-path")
-            .arg(&package));
-        assert!(!out.contains("Warning"), "{out}");
+        python_client(&spec, &package);
         let seen = work.join(format!("{phase}-responses.json"));
         let out = run(with(
             Command::new(&python)
@@ -156,18 +115,7 @@ async fn python_client_round_trip_and_models_validate_every_answer() {
         );
 
         let module = work.join(format!("{phase}_models.py"));
-        run(Command::new(&models)
-            .env("PYTHONWARNINGS", "error::UserWarning")
-            .args([
-                "--input-file-type",
-                "openapi",
-                "--formatters",
-                "builtin",
-                "--input",
-            ])
-            .arg(&spec)
-            .arg("--output")
-            .arg(&module));
+        python_models(&spec, &module);
         let out = run(Command::new(&python)
             .arg(repo().join("tests/clients/validate_models.py"))
             .arg(&spec)
@@ -178,16 +126,5 @@ async fn python_client_round_trip_and_models_validate_every_answer() {
     // The document with every field type also passes openapi-generator's validator and
     // its Kotlin generator without a warning.
     let spec = work.join("run.json");
-    let generator = tool(".venv/bin/openapi-generator-cli");
-    let out = run(Command::new(&generator)
-        .args(["validate", "--recommend", "-i"])
-        .arg(&spec));
-    assert!(out.contains("No validation issues detected"), "{out}");
-    let out = run(Command::new(&generator)
-        .args(["generate", "-g", "kotlin", "-i"])
-        .arg(&spec)
-        .arg("-o")
-        .arg(work.join("kotlin")));
-    let warnings: Vec<&str> = out.lines().filter(|l| l.contains(" WARN ")).collect();
-    assert!(warnings.is_empty(), "{}", warnings.join("\n"));
+    kotlin_client(&spec, &work.join("kotlin"));
 }

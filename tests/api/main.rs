@@ -21,6 +21,7 @@ mod queries;
 mod rate_limits;
 mod schedule;
 mod schema_changes;
+mod tools;
 mod totp;
 mod trash;
 mod typed_edges;

@@ -4,40 +4,14 @@
 //! `Article` fields. The document does not depend on the database, so this runs on SQLite.
 //! The tools come from `scripts/test` (a virtualenv in `.venv`, npm packages in `tests/tools`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::*;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tool(env: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(default));
-    assert!(
-        path.exists(),
-        "{} is missing: run the test suite with `scripts/test`, which installs it (or set {env})",
-        path.display()
-    );
-    path
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the tool starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
+use crate::tools::{kotlin_client, python_client, python_models, repo, run, tool};
 
 async fn document() -> (TestApp, Value) {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -326,15 +300,6 @@ async fn each_caller_gets_the_document_of_its_rights() {
     assert_error(status, &body, 401, "invalid_token");
 }
 
-/// PATH with the virtualenv first (openapi-python-client runs `ruff` from it).
-fn venv_path() -> String {
-    format!(
-        "{}:{}",
-        repo().join(".venv/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 /// The generators integrators use accept the document without a single warning:
 /// openapi-python-client (`--fail-on-warning`), datamodel-code-generator (its warnings
 /// made errors), openapi-generator's validator and its `kotlin` generator.
@@ -345,26 +310,7 @@ async fn python_and_kotlin_generators_accept_the_document_without_warnings() {
     let spec = dir.path().join("openapi.json");
     std::fs::write(&spec, serde_json::to_vec(&doc).expect("json")).expect("write");
 
-    let out = run(Command::new(tool(
-        "VELLUM_OPENAPI_PYTHON_CLIENT",
-        ".venv/bin/openapi-python-client",
-    ))
-    .env("PATH", venv_path())
-    .args([
-        "generate",
-        "--meta",
-        "none",
-        "--overwrite",
-        "--fail-on-warning",
-        "--path",
-    ])
-    .arg(&spec)
-    .arg("--output-path")
-    .arg(dir.path().join("pyclient")));
-    assert!(
-        !out.contains("Warning"),
-        "openapi-python-client warns:\n{out}"
-    );
+    python_client(&spec, &dir.path().join("pyclient"));
     assert!(
         dir.path()
             .join("pyclient/api/article/create_article.py")
@@ -372,47 +318,14 @@ async fn python_and_kotlin_generators_accept_the_document_without_warnings() {
         "the per-type operations are generated"
     );
 
-    let out = run(Command::new(tool(
-        "VELLUM_DATAMODEL_CODEGEN",
-        ".venv/bin/datamodel-codegen",
-    ))
-    .env("PYTHONWARNINGS", "error::UserWarning")
-    .args([
-        "--input-file-type",
-        "openapi",
-        "--formatters",
-        "builtin",
-        "--input",
-    ])
-    .arg(&spec)
-    .arg("--output")
-    .arg(dir.path().join("models.py")));
-    assert!(!out.contains("Warning"), "datamodel-codegen warns:\n{out}");
+    python_models(&spec, &dir.path().join("models.py"));
     let models = std::fs::read_to_string(dir.path().join("models.py")).expect("models");
     assert!(
         models.contains("class ArticleFields(") && !models.contains("class Fields1("),
         "nested objects keep their names"
     );
 
-    let generator = tool(
-        "VELLUM_OPENAPI_GENERATOR",
-        ".venv/bin/openapi-generator-cli",
-    );
-    let out = run(Command::new(&generator)
-        .args(["validate", "--recommend", "-i"])
-        .arg(&spec));
-    assert!(out.contains("No validation issues detected"), "{out}");
-    let out = run(Command::new(&generator)
-        .args(["generate", "-g", "kotlin", "-i"])
-        .arg(&spec)
-        .arg("-o")
-        .arg(dir.path().join("kotlin")));
-    let warnings: Vec<&str> = out.lines().filter(|l| l.contains(" WARN ")).collect();
-    assert!(
-        warnings.is_empty(),
-        "openapi-generator kotlin warns:\n{}",
-        warnings.join("\n")
-    );
+    kotlin_client(&spec, &dir.path().join("kotlin"));
 }
 
 /// Types and fields named like the document's own parts (`entries` → `listEntries`, a
@@ -475,21 +388,5 @@ async fn awkward_names_keep_the_document_valid() {
         ".venv/bin/openapi-spec-validator",
     ))
     .arg(&file));
-    let out = run(Command::new(tool(
-        "VELLUM_OPENAPI_PYTHON_CLIENT",
-        ".venv/bin/openapi-python-client",
-    ))
-    .env("PATH", venv_path())
-    .args([
-        "generate",
-        "--meta",
-        "none",
-        "--overwrite",
-        "--fail-on-warning",
-        "--path",
-    ])
-    .arg(&file)
-    .arg("--output-path")
-    .arg(dir.path().join("pyclient")));
-    assert!(!out.contains("Warning"), "{out}");
+    python_client(&file, &dir.path().join("pyclient"));
 }

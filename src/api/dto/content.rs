@@ -64,18 +64,8 @@ pub struct EntryList {
 #[derive(Object)]
 #[oai(rename = "TrashedEntry")]
 pub struct TrashedEntry {
-    pub id: String,
-    #[oai(rename = "type")]
-    pub type_: String,
-    pub locale: String,
-    pub version: i64,
-    pub status: EntryStatus,
-    pub stage: String,
-    pub owner: Option<String>,
-    pub created_at: Ts,
-    pub updated_at: Ts,
-    pub published_at: Option<Ts>,
-    pub fields: JsonObject,
+    #[oai(flatten)]
+    pub entry: Entry,
     pub deleted_at: Ts,
     /// `user:<id>` or `token:<id>`.
     pub deleted_by: Option<String>,
@@ -127,10 +117,8 @@ pub struct VersionList {
 #[derive(Object)]
 #[oai(rename = "Version")]
 pub struct Version {
-    pub version: i64,
-    pub author: Option<String>,
-    pub message: Option<String>,
-    pub created_at: Ts,
+    #[oai(flatten)]
+    pub summary: VersionSummary,
     pub fields: JsonObject,
 }
 
