@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::openapi_doc::pascal;
 use super::openapi_types::{Components, Mode, field_schema, part_name, schema_ref};
-use crate::domain::schema::{ContentTypeDef, FieldDef, FieldType};
+use crate::domain::schema::{FieldDef, FieldType};
 
 /// The operators a field can be filtered with, and the schema of each one's value.
 pub(super) fn filter_ops(f: &FieldDef, owner: &str) -> Vec<(&'static str, Value)> {
@@ -98,18 +98,9 @@ pub(super) fn filterable(f: &FieldDef) -> bool {
 
 /// `ArticleFilter`: the JSON filter of `POST …/query`, with `and`/`or` groups, one named
 /// operator schema per field (`ArticleRatingFilter`).
-pub(super) fn filter_schema(
-    ty: &ContentTypeDef,
-    name: &str,
-    shown: &dyn Fn(&FieldDef) -> bool,
-    out: &mut Components,
-) -> Value {
+pub(super) fn filter_schema(name: &str, fields: &[&FieldDef], out: &mut Components) -> Value {
     let mut props = Map::new();
-    for f in ty
-        .fields
-        .iter()
-        .filter(|f| shown(f) && filterable(f) && !META_FILTERS.contains(&f.name.as_str()))
-    {
+    for f in fields {
         let ops: Map<String, Value> = filter_ops(f, name)
             .into_iter()
             .map(|(op, s)| (op.to_string(), s))

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::openapi_doc::pascal;
-use super::openapi_filters::{META_FILTERS, filter_ops, filterable};
+use super::openapi_filters::filter_ops;
 use super::openapi_types::{TypeView, shared_schemas, type_schemas};
 use crate::domain::schema::FieldDef;
 
@@ -223,23 +223,12 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         let tag = ty.name.clone();
         tags.push(json!({ "name": tag, "description": format!("Content type `{}`", ty.api_id) }));
         let api = &ty.api_id;
-        // A field named like entry metadata (`published_at`, …) is shadowed by it in
-        // filters, so only the metadata parameter is declared.
-        let readable: Vec<&FieldDef> = ty
-            .fields
-            .iter()
-            .filter(|f| filterable(f) && !META_FILTERS.contains(&f.name.as_str()))
-            .filter(|f| match (&view.deliver, view.manage.is_some()) {
-                (Some(d), _) => !f.private && d.contains(&f.name),
-                (None, _) => view.managed_fields().contains(&f.name),
-            })
-            .collect();
         let id_param = |n: &str, d: &str| json!({ "name": n, "in": "path", "required": true, "description": d, "schema": { "type": "string" } });
         let if_match = json!({ "name": "If-Match", "in": "header", "required": false, "description": "ETag of the version you edited", "schema": { "type": "string" } });
         let if_none_match = json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "ETag you hold: 304 when it is current", "schema": { "type": "string" } });
         let query_body = Some(format!("{name}Query"));
         if view.deliver.is_some() {
-            let mut params = filter_params(&readable, &name, false);
+            let mut params = filter_params(&view.filter_fields(false), &name, false);
             params.extend(list_params());
             params.push(if_none_match.clone());
             new_paths.insert(format!("/api/v1/content/{api}"), json!({
@@ -256,7 +245,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
         }
         let mut collection = Map::new();
         if view.manage.is_some() {
-            let mut params = filter_params(&readable, &name, true);
+            let mut params = filter_params(&view.filter_fields(true), &name, true);
             params.extend(list_params());
             collection.insert(
                 "get".into(),

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::openapi_doc::pascal;
-use super::openapi_filters::filter_schema;
+use super::openapi_filters::{META_FILTERS, filter_schema, filterable};
 use crate::domain::access::FieldSet;
 use crate::domain::schema::{ContentTypeDef, FieldDef, FieldType};
 
@@ -45,6 +45,26 @@ impl TypeView {
             .into_iter()
             .flatten()
             .fold(FieldSet::none(), |acc, f| acc.union(f))
+    }
+
+    /// Fields a list may filter on: on delivery those `read` covers (never private ones),
+    /// on management those the caller may read there. A field named like entry metadata
+    /// is shadowed by it in filters and left out.
+    pub(super) fn filter_fields(&self, manage: bool) -> Vec<&FieldDef> {
+        let set = if manage {
+            Some(self.managed_fields())
+        } else {
+            self.deliver.clone()
+        };
+        let Some(set) = set else {
+            return Vec::new();
+        };
+        self.def
+            .fields
+            .iter()
+            .filter(|f| (manage || !f.private) && set.contains(&f.name))
+            .filter(|f| filterable(f) && !META_FILTERS.contains(&f.name.as_str()))
+            .collect()
     }
 }
 
@@ -460,7 +480,9 @@ pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Va
     } else {
         &managed
     };
-    let filter = filter_schema(ty, name, filterable_fields, &mut c);
+    // One JSON filter serves both query endpoints: what delivery may filter when the
+    // caller reads there, otherwise what management shows.
+    let filter = filter_schema(name, &view.filter_fields(view.deliver.is_none()), &mut c);
     c.add(&format!("{name}Filter"), filter);
     let selectable: Vec<Value> = ty
         .fields
