@@ -46,6 +46,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     {
         let _only_this_node = store.startup_lock().await?;
         store.migrate().await?;
+        store
+            .ensure_all_field_indexes()
+            .await
+            .context("building field indexes")?;
     }
     store.optimize().await;
     Ok(store)

@@ -13,6 +13,7 @@ mod m0006_trash;
 mod m0007_comments;
 mod m0008_totp;
 mod m0009_published_slug;
+mod m0010_scoped_field_indexes;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_comments::Migration),
             Box::new(m0008_totp::Migration),
             Box::new(m0009_published_slug::Migration),
+            Box::new(m0010_scoped_field_indexes::Migration),
         ]
     }
 }

@@ -315,6 +315,7 @@ impl SchemaService {
             serde_json::json!({ "entries_deleted": rows.len() }),
         )
         .await?;
+        crate::store::indexes::drop_field_indexes(&tx.txn, api_id).await?;
         tx.commit().await?;
         self.types.reload(&self.store).await?;
         Ok(())

@@ -139,6 +139,15 @@ impl Store {
             .context("running migrations")
     }
 
+    /// Builds any missing field index of every content type (a migration may have dropped
+    /// them; on an up-to-date database this is one catalogue lookup per type).
+    pub async fn ensure_all_field_indexes(&self) -> Result<(), DbErr> {
+        for row in content_types::list(&self.db).await? {
+            indexes::ensure_field_indexes(&self.db, &row.def).await?;
+        }
+        Ok(())
+    }
+
     /// Names of the migrations not yet applied.
     pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
         use migrations::MigratorTrait;

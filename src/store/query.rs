@@ -39,16 +39,26 @@ fn expr(backend: DbBackend, surface: Surface, target: &Target) -> String {
 
 /// The SQL expression for a top-level field of the JSON document in column `data`. Field
 /// indexes (`store::indexes`) are built on exactly this expression, so keep them in step.
+///
+/// On PostgreSQL the casts are guarded: a value that is not of the field's kind (another
+/// type's field of the same name, a document written before a type change) reads as NULL
+/// instead of failing the statement, so no row can make a query or an index insert error.
 pub fn field_expr(backend: DbBackend, data: &str, name: &str, ty: FieldType) -> String {
     match backend {
         DbBackend::Postgres => {
-            let cast = match ty {
-                FieldType::Integer => "::bigint",
-                FieldType::Decimal => "::float8",
-                FieldType::Boolean => "::boolean",
-                _ => "",
-            };
-            format!("({data}->>'{name}'){cast}")
+            let text = format!("({data}->>'{name}')");
+            match ty {
+                FieldType::Integer => {
+                    format!("(CASE WHEN {text} ~ '^-?[0-9]{{1,18}}$' THEN {text}::bigint END)")
+                }
+                FieldType::Decimal => format!(
+                    "(CASE WHEN jsonb_typeof({data}->'{name}') = 'number' THEN {text}::float8 END)"
+                ),
+                FieldType::Boolean => format!(
+                    "(CASE WHEN jsonb_typeof({data}->'{name}') = 'boolean' THEN {text}::boolean END)"
+                ),
+                _ => text,
+            }
         }
         _ => {
             let raw = format!("json_extract({data}, '$.\"{name}\"')");
@@ -58,6 +68,15 @@ pub fn field_expr(backend: DbBackend, data: &str, name: &str, ty: FieldType) -> 
             }
         }
     }
+}
+
+/// `e.type_id = …`: the api id inlined when it is well formed (so partial field indexes
+/// match), bound otherwise.
+fn push_type(q: &mut Sql, type_id: &str) {
+    match super::indexes::type_literal(type_id) {
+        Some(literal) => q.push(&format!("e.type_id = {literal}")),
+        None => q.push("e.type_id = ").bind(type_id),
+    };
 }
 
 fn bind_scalar(q: &mut Sql, v: &Scalar) {
@@ -193,7 +212,8 @@ fn push_filter(q: &mut Sql, surface: Surface, f: &Filter) {
 }
 
 fn push_where(q: &mut Sql, spec: &ListSpec<'_>) {
-    q.push(" WHERE e.type_id = ").bind(spec.type_id);
+    q.push(" WHERE ");
+    push_type(q, spec.type_id);
     if spec.surface == Surface::Delivery {
         q.push(" AND e.published_version IS NOT NULL");
     }

@@ -13,6 +13,7 @@ mod comments;
 mod concurrency;
 mod delivery_slugs;
 mod edge;
+mod field_indexes;
 mod grants;
 mod login_hardening;
 mod openapi;
