@@ -153,10 +153,7 @@ fn routes(
         },
         api::delivery::DeliveryApi {
             services: services.clone(),
-            // The embedded default is single-node, so this node sees every write.
-            cache: api::delivery_cache::DeliveryCache::new(
-                services.store.backend() == sea_orm::DbBackend::Sqlite,
-            ),
+            cache: api::delivery_cache::DeliveryCache::new(services.follower.clone()),
         },
         api::content_types::ContentTypesApi {
             services: services.clone(),

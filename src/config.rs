@@ -68,6 +68,10 @@ pub struct Settings {
     pub trash_retention_secs: u64,
     /// How often the trash retention sweep runs, in seconds.
     pub trash_sweep_interval_secs: u64,
+    /// How often the event-log follower reads the log without being woken, in
+    /// milliseconds: the safety net behind this node's commits and PostgreSQL's
+    /// notifications (default 1000).
+    pub follower_poll_ms: u64,
     /// Shortest accepted password, in characters (at least 8).
     pub password_min_length: usize,
     /// Threads that hash and verify passwords (0: one per core). Each computation uses
@@ -119,6 +123,7 @@ impl Default for Settings {
             log: "info".into(),
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
+            follower_poll_ms: 1000,
             password_min_length: 12,
             password_hash_threads: 0,
             password_hash_queue: 32,

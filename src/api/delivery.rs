@@ -14,6 +14,7 @@ use super::{MaybeAuth, Reply, query_pairs};
 use crate::domain::query::Surface;
 use crate::error::ApiResult;
 use crate::services::Services;
+use crate::services::follower::Deps;
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -28,39 +29,48 @@ pub struct DeliveryApi {
 
 impl DeliveryApi {
     /// Serves from the cache when this caller's response is current; otherwise renders
-    /// with `render` and remembers the result. Access is checked first either way.
+    /// with `render` (which also names what the response depends on) and remembers the
+    /// result. Access is checked first either way.
     async fn cached(
         &self,
         principal: &crate::authz::Principal,
         type_id: &str,
         req: &Request,
-        render: impl std::future::Future<Output = ApiResult<Reply>>,
+        render: impl std::future::Future<Output = ApiResult<(Reply, Deps)>>,
     ) -> ApiResult<Reply> {
+        // Before the access check and the data read: a change applied after this point
+        // makes the response stale, one applied before it is in what we read.
+        let at = self.cache.now();
         let grant = self.services.content.authorize_read(principal, type_id)?;
         // What an ownership condition shows differs per user, so such answers are cached
         // per user; all others per role.
         let per_user = grant.any.as_ref() != Some(&grant.own);
         let user = if per_user { principal.user_id() } else { None };
         let key = DeliveryCache::key(&principal.role, user, req.uri());
-        let epoch = self.services.store.write_epoch();
         let anonymous = principal.is_anonymous();
-        if let Some(hit) = self.cache.get(&key, epoch) {
-            let reply = Reply::bytes(hit.body.as_ref().clone());
+        if let Some(hit) = self.cache.get(&key) {
+            let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
             return Ok(cache_control(reply, anonymous).conditional(req, &hit.etag));
         }
-        let reply = render.await?;
+        let (reply, deps) = render.await?;
         let etag = body_etag(reply.body_bytes());
         self.cache.put(
             key,
             Cached {
-                epoch,
+                at,
+                deps,
                 etag: etag.clone(),
                 body: Arc::new(reply.body_bytes().to_vec()),
             },
         );
+        let reply = reply.header(CACHE_STATUS, "miss");
         Ok(cache_control(reply, anonymous).conditional(req, &etag))
     }
 }
+
+/// Says whether this node's response cache answered (`hit`) or the store did (`miss`),
+/// for operators (and tests) checking what a change invalidates.
+const CACHE_STATUS: &str = "x-vellum-cache";
 
 fn cache_control(reply: Reply, anonymous: bool) -> Reply {
     let value = if anonymous {
@@ -97,7 +107,8 @@ impl DeliveryApi {
                     Surface::Delivery,
                 )
                 .await?;
-            Ok(Reply::json(&super::render::page(&page, &ty.def)))
+            let deps = self.cache.deps([type_id.as_str()], true, []);
+            Ok((Reply::json(&super::render::page(&page, &ty.def)), deps))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))
@@ -123,7 +134,13 @@ impl DeliveryApi {
                 .content
                 .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
                 .await?;
-            Ok(Reply::json(&entry(&row, &ty.def, &view, select.as_deref())))
+            let deps = self
+                .cache
+                .deps([type_id.as_str()], false, [row.id.as_str()]);
+            Ok((
+                Reply::json(&entry(&row, &ty.def, &view, select.as_deref())),
+                deps,
+            ))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))

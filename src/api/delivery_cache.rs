@@ -1,21 +1,28 @@
-//! Cache of rendered delivery responses, for the embedded (SQLite) default only.
+//! Cache of rendered delivery responses, on every backend.
 //!
-//! An entry is tagged with the store's write epoch read *before* its data was read, and is
-//! served only while that epoch is still current: any committed write (content, schema,
-//! policy) makes every cached response stale at once, so nothing outdated is ever served.
-//! SQLite is single-node by nature, so this node sees every write. On PostgreSQL other
-//! nodes write too; the cache stays off there until the event-log follower can invalidate
-//! it (scale-out issue). Keys include the caller's role, so access rules are respected.
+//! A response is kept with the follower's `applied` sequence number read *before* its
+//! access check and data read, and with what it depends on (its type, its type's lists,
+//! the entries it shows). It is served while [`Freshness::current`] says none of those
+//! changed after that number; the event-log follower marks changes as it applies them, on
+//! this node right after each commit and from other nodes within its wake-up (NOTIFY) or
+//! poll. So a publish drops the cached answers about that entry and the lists of its type,
+//! not everything; a schema change drops its type's; an access change drops all. Keys
+//! include the caller's role (and user, where ownership decides what is shown).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// Largest total of cached bodies; the cache starts over when it is exceeded.
+use crate::services::follower::{Deps, Follower};
+
+/// Largest total of cached bodies; past it, responses that are no longer current go
+/// first, and if that is not enough the cache starts over.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Cached {
-    pub epoch: u64,
+    /// `applied` when the response was rendered.
+    pub at: i64,
+    pub deps: Deps,
     pub etag: String,
     pub body: Arc<Vec<u8>>,
 }
@@ -26,16 +33,16 @@ struct Inner {
     bytes: usize,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct DeliveryCache {
-    enabled: bool,
+    follower: Arc<Follower>,
     inner: Arc<RwLock<Inner>>,
 }
 
 impl DeliveryCache {
-    pub fn new(enabled: bool) -> Self {
+    pub fn new(follower: Arc<Follower>) -> Self {
         Self {
-            enabled,
+            follower,
             inner: Arc::default(),
         }
     }
@@ -44,24 +51,41 @@ impl DeliveryCache {
         format!("{role}\u{1f}{}\u{1f}{uri}", user.unwrap_or(""))
     }
 
-    pub fn get(&self, key: &str, epoch: u64) -> Option<Cached> {
-        if !self.enabled {
-            return None;
-        }
+    /// The follower's position: read it before checking access and reading data.
+    pub fn now(&self) -> i64 {
+        self.follower.freshness.applied()
+    }
+
+    pub fn deps<'a>(
+        &self,
+        types: impl IntoIterator<Item = &'a str>,
+        list: bool,
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> Deps {
+        self.follower.freshness.deps(types, list, entries)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Cached> {
         let inner = self.inner.read().ok()?;
-        inner.map.get(key).filter(|c| c.epoch == epoch).cloned()
+        inner
+            .map
+            .get(key)
+            .filter(|c| self.follower.freshness.current(&c.deps, c.at))
+            .cloned()
     }
 
     pub fn put(&self, key: String, value: Cached) {
-        if !self.enabled {
-            return;
-        }
         let Ok(mut inner) = self.inner.write() else {
             return;
         };
         if inner.bytes + value.body.len() > MAX_BYTES {
-            inner.map.clear();
-            inner.bytes = 0;
+            let freshness = &self.follower.freshness;
+            inner.map.retain(|_, c| freshness.current(&c.deps, c.at));
+            inner.bytes = inner.map.values().map(|c| c.body.len()).sum();
+            if inner.bytes + value.body.len() > MAX_BYTES {
+                inner.map.clear();
+                inner.bytes = 0;
+            }
         }
         inner.bytes += value.body.len();
         if let Some(old) = inner.map.insert(key, value) {

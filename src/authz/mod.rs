@@ -220,8 +220,6 @@ impl Authz {
         self.current.store(Arc::new(snapshot));
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        // Responses rendered under the old snapshot (cached delivery) are now stale.
-        self.store.bump_epoch();
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod content;
+pub mod follower;
 pub mod schema;
 pub mod token_usage;
 
@@ -84,15 +85,20 @@ pub struct Services {
     pub content: content::ContentService,
     pub auth: auth::AuthService,
     pub admin: admin::AdminService,
+    pub follower: Arc<follower::Follower>,
 }
 
 impl Services {
     pub async fn build(settings: Arc<Settings>, store: Store) -> anyhow::Result<Services> {
         admin::seed_roles(&store).await?;
+        // Read before the caches load, so the follower re-applies anything after it.
+        let applied = crate::store::events::last_seq(store.db()).await?;
         let authz = Authz::load(store.clone()).await?;
         let types = TypeCache::load(&store)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let follower =
+            follower::Follower::new(store.clone(), types.clone(), authz.clone(), applied);
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
         Ok(Services {
             schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
@@ -109,6 +115,7 @@ impl Services {
                 types.clone(),
             ),
             auth,
+            follower,
             settings,
             store,
             authz,
@@ -118,10 +125,16 @@ impl Services {
 }
 
 impl Services {
-    /// The node's background work (token use flushing, the scheduler), until `stop`.
+    /// The node's background work (the event-log follower, token use flushing, the scheduler), until `stop`.
     /// Run inside the server's future, so it ends with it.
     pub async fn background(&self, stop: tokio_util::sync::CancellationToken) {
+        let database_url = self.settings.database_url();
         tokio::join!(
+            self.follower.run(
+                &database_url,
+                std::time::Duration::from_millis(self.settings.follower_poll_ms.max(50)),
+                stop.clone()
+            ),
             self.auth
                 .usage
                 .run(std::time::Duration::from_secs(30), stop.clone()),

@@ -148,7 +148,6 @@ impl SchemaService {
         crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
         self.after_index_change(&def).await;
-        self.types.reload(&self.store).await?;
         self.types.get(&def.api_id)
     }
 
@@ -236,7 +235,6 @@ impl SchemaService {
         crate::store::indexes::ensure_field_indexes(&tx.txn, &def).await?;
         tx.commit().await?;
         self.after_index_change(&def).await;
-        self.types.reload(&self.store).await?;
         self.types.get(api_id)
     }
 
@@ -317,7 +315,6 @@ impl SchemaService {
         .await?;
         crate::store::indexes::drop_field_indexes(&tx.txn, api_id).await?;
         tx.commit().await?;
-        self.types.reload(&self.store).await?;
         Ok(())
     }
 }

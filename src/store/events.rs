@@ -38,6 +38,9 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
+/// The PostgreSQL channel an append notifies.
+pub const NOTIFY_CHANNEL: &str = "vellum_events";
+
 /// Appends one event in the caller's transaction and returns its sequence number.
 pub async fn append(c: &impl ConnectionTrait, ev: NewEvent) -> Result<i64, DbErr> {
     let backend = c.get_database_backend();
@@ -48,6 +51,10 @@ pub async fn append(c: &impl ConnectionTrait, ev: NewEvent) -> Result<i64, DbErr
             super::WRITE_LOCK
         ))
         .await?;
+        // Delivered at commit (once per transaction: identical notifications fold) to
+        // every node's follower, so they read the log now rather than at the next poll.
+        c.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}"))
+            .await?;
     }
     let mut q = Sql::new(backend);
     q.push("INSERT INTO events (kind, resource, content_type, entry_id, locale, version, actor, payload, created_at) VALUES (")
@@ -105,4 +112,14 @@ pub async fn list_after(
             })
         })
         .collect()
+}
+
+/// The newest sequence number (0 for an empty log).
+pub async fn last_seq(c: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT COALESCE(MAX(seq), 0) AS n FROM events");
+    match q.fetch_one(c).await? {
+        Some(r) => get(&r, "n"),
+        None => Ok(0),
+    }
 }

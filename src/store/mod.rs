@@ -46,6 +46,16 @@ pub struct Store {
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
     writes: Arc<AtomicU64>,
+    observer: Arc<std::sync::OnceLock<std::sync::Weak<dyn CommitObserver>>>,
+}
+
+/// Told after every committed write transaction, before `commit` returns: the event-log
+/// follower (`services::follower`), so a node has applied its own changes (caches,
+/// schema, access snapshot) before it answers the request that made them. Held weakly:
+/// the store must not keep its observer alive.
+#[async_trait::async_trait]
+pub trait CommitObserver: Send + Sync {
+    async fn committed(&self);
 }
 
 /// SQLite plans queries from statistics (`ANALYZE`); without them it guesses, and picks a
@@ -80,6 +90,10 @@ impl WriteTx {
         if self.store.backend == DbBackend::Sqlite && n.is_multiple_of(OPTIMIZE_EVERY_WRITES) {
             let store = self.store.clone();
             tokio::spawn(async move { store.optimize().await });
+        }
+        let observer = self.store.observer.get().and_then(std::sync::Weak::upgrade);
+        if let Some(observer) = observer {
+            observer.committed().await;
         }
         Ok(())
     }
@@ -116,6 +130,7 @@ impl Store {
             backend,
             write_gate: Arc::new(Mutex::new(())),
             writes: Arc::new(AtomicU64::new(0)),
+            observer: Arc::default(),
         })
     }
 
@@ -166,16 +181,9 @@ impl Store {
         self.backend
     }
 
-    /// Committed write transactions of this process. Only moves after a commit, so a value
-    /// read before a query is never newer than the data that query sees.
-    pub fn write_epoch(&self) -> u64 {
-        self.writes.load(Ordering::Acquire)
-    }
-
-    /// Moves the epoch without a write: state derived from committed data (the access
-    /// snapshot) changed, so anything rendered before must not be served again.
-    pub fn bump_epoch(&self) {
-        self.writes.fetch_add(1, Ordering::AcqRel);
+    /// Registers the one observer told of every commit (see [`CommitObserver`]).
+    pub fn observe(&self, observer: std::sync::Weak<dyn CommitObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     pub async fn write(&self) -> Result<WriteTx, DbErr> {

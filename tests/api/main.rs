@@ -11,6 +11,7 @@ mod bad_input;
 mod clients;
 mod comments;
 mod concurrency;
+mod delivery_cache;
 mod delivery_slugs;
 mod edge;
 mod field_indexes;

@@ -139,7 +139,6 @@ impl AdminService {
         )
         .await?;
         tx.commit().await?;
-        self.authz.reload().await?;
         Ok(role)
     }
 
@@ -189,7 +188,6 @@ impl AdminService {
         )
         .await?;
         tx.commit().await?;
-        self.authz.reload().await?;
         Ok(role)
     }
 
@@ -220,7 +218,6 @@ impl AdminService {
         }
         policy_event(&tx.txn, "role.deleted", p, json!({ "role": name })).await?;
         tx.commit().await?;
-        self.authz.reload().await?;
         Ok(())
     }
 
@@ -402,7 +399,6 @@ impl AdminService {
         })?;
         policy_event(&tx.txn, "policy.created", p, policy_json(&row)).await?;
         tx.commit().await?;
-        self.authz.reload().await?;
         Ok(row)
     }
 
@@ -423,7 +419,6 @@ impl AdminService {
         }
         policy_event(&tx.txn, "policy.deleted", p, policy_json(&row)).await?;
         tx.commit().await?;
-        self.authz.reload().await?;
         Ok(())
     }
 }

@@ -288,8 +288,8 @@ impl ContentService {
             "unpublish"
         };
         let grant = self.authz.check(&principal, &job.type_id, "publish")?;
-        // Another node may have made the type; until nodes follow the event log, look it
-        // up in the store before calling it missing.
+        // Another node may have made the type a moment ago, before this node's follower
+        // applied it: look it up in the store before calling it missing.
         let ty = match self.types.get(&job.type_id) {
             Ok(ty) => ty,
             Err(_) => {
