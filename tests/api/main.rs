@@ -17,6 +17,7 @@ mod edge;
 mod field_indexes;
 mod grants;
 mod login_hardening;
+mod nodes;
 mod openapi;
 mod ops;
 mod queries;
