@@ -1,0 +1,259 @@
+//! Reads of entries: the management get and list (drafts, `read_drafts`), the delivery
+//! list and get by id or slug (published copies, `read`), and the keyset page with its
+//! cursor values. Never writes.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{ContentService, Page, not_found, owns};
+use crate::authz::{Grant, Principal};
+use crate::domain::access::Visibility;
+use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
+use crate::domain::schema::FieldType;
+use crate::domain::slug;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::store::content_types::TypeRow;
+use crate::store::entries::{self, EntryRow};
+use crate::store::query::{ListSpec, count, list_page};
+
+impl ContentService {
+    /// An entry's working draft, with what the caller sees of it (`read_drafts`). An
+    /// entry out of an owner-only grant's reach is answered as absent.
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Visibility)> {
+        let grant = self.authz.check(principal, type_id, "read_drafts")?;
+        let ty = self.types.get(type_id)?;
+        let row = entries::get_one(self.store.db(), type_id, id, false)
+            .await?
+            .ok_or_else(|| not_found(type_id, id))?;
+        let fields = grant
+            .fields_for(owns(principal, &row))
+            .ok_or_else(|| not_found(type_id, id))?;
+        let view = Visibility {
+            surface: Surface::Manage,
+            fields: fields.clone(),
+        };
+        Ok((row, ty, view))
+    }
+
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        params: &[(String, String)],
+        json_filter: Option<&Value>,
+        surface: Surface,
+    ) -> ApiResult<(Page, Arc<TypeRow>)> {
+        let action = match surface {
+            Surface::Delivery => "read",
+            Surface::Manage => "read_drafts",
+        };
+        let grant = self.authz.check(principal, type_id, action)?;
+        let ty = self.types.get(type_id)?;
+        let shared = Arc::new(Visibility {
+            surface,
+            fields: grant.list_fields().clone(),
+        });
+        let q = query::parse_list(&ty.def, params, json_filter, &shared)?;
+        // An owner-only grant lists the caller's own entries (callers without a user own
+        // none: no entry has an empty owner).
+        let owner = grant
+            .owner_only()
+            .then(|| principal.user_id().unwrap_or_default());
+        let mut page = self.page(type_id, &q, surface, owner).await?;
+        let own = if grant.own == shared.fields {
+            shared.clone()
+        } else {
+            Arc::new(Visibility {
+                surface,
+                fields: grant.own.clone(),
+            })
+        };
+        page.views = page
+            .items
+            .iter()
+            .map(|r| {
+                if owns(principal, r) {
+                    own.clone()
+                } else {
+                    shared.clone()
+                }
+            })
+            .collect();
+        Ok((page, ty))
+    }
+
+    async fn page(
+        &self,
+        type_id: &str,
+        q: &ListQuery,
+        surface: Surface,
+        owner: Option<&str>,
+    ) -> ApiResult<Page> {
+        let sort: Vec<SortKey> = if q.sort.is_empty() {
+            vec![SortKey {
+                target: Target::Meta(MetaCol::CreatedAt),
+                desc: true,
+            }]
+        } else {
+            q.sort.clone()
+        };
+        let after = match &q.cursor {
+            Some(c) => Some((cursor_scalars(&sort, c)?, c.id.clone())),
+            None => None,
+        };
+        let spec = ListSpec {
+            type_id,
+            surface,
+            owner,
+            query: q,
+            sort: &sort,
+            after,
+        };
+        let db = self.store.db();
+        let mut items = list_page(db, &spec).await?;
+        // Counted once, for the first page; later pages repeat it from the cursor, so
+        // walking a long list does not pay for a full count on every page.
+        let total = match q.cursor.as_ref().and_then(|c| c.t) {
+            Some(t) => t,
+            None => count(db, &spec).await?,
+        };
+        let next_cursor = if items.len() as u64 > q.limit {
+            items.truncate(q.limit as usize);
+            items.last().map(|last| {
+                let data = match surface {
+                    Surface::Delivery => last.published.as_ref().unwrap_or(&last.draft),
+                    Surface::Manage => &last.draft,
+                };
+                let v = sort
+                    .iter()
+                    .map(|k| sort_value(last, data, &k.target))
+                    .collect();
+                query::encode_cursor(&Cursor {
+                    s: query::sort_fingerprint(&q.sort),
+                    v,
+                    id: last.id.clone(),
+                    t: Some(total),
+                    f: Some(query::selection_fingerprint(q)),
+                })
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            views: Vec::new(),
+            next_cursor,
+            total,
+            fields: q.fields.clone(),
+        })
+    }
+
+    /// The access check of a delivery read, for callers that may answer from a cache.
+    pub fn authorize_read(&self, principal: &Principal, type_id: &str) -> ApiResult<Grant> {
+        self.authz.check(principal, type_id, "read")
+    }
+
+    /// Delivery: one published entry by id or slug, with the selected fields.
+    pub async fn deliver_one(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id_or_slug: &str,
+        params: &[(String, String)],
+    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Option<Vec<String>>, Visibility)> {
+        let grant = self.authz.check(principal, type_id, "read")?;
+        let ty = self.types.get(type_id)?;
+        let widest = Visibility {
+            surface: Surface::Delivery,
+            fields: grant.own.clone(),
+        };
+        let (select, locale) = query::parse_get_params(&ty.def, params, &widest)?;
+        let key = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
+            Some(entries::PublishedKey::Id(id_or_slug))
+        } else if slug::is_slug(id_or_slug) {
+            Some(entries::PublishedKey::Slug(id_or_slug))
+        } else {
+            None
+        };
+        let row = match key {
+            Some(key) => {
+                entries::get_published(self.store.db(), type_id, key, locale.as_deref()).await?
+            }
+            None => None,
+        };
+        let Some(row) = row else {
+            return Err(not_found(type_id, id_or_slug));
+        };
+        let Some(fields) = grant.fields_for(owns(principal, &row)) else {
+            return Err(not_found(type_id, id_or_slug));
+        };
+        let view = Visibility {
+            surface: Surface::Delivery,
+            fields: fields.clone(),
+        };
+        if let Some(name) = select.iter().flatten().find(|n| !view.fields.contains(n)) {
+            return Err(query::unreadable(name, "selection"));
+        }
+        Ok((row, ty, select, view))
+    }
+}
+
+/// The value a row has for a sort key, as stored in a cursor.
+fn sort_value(row: &EntryRow, data: &Value, target: &Target) -> Value {
+    match target {
+        Target::Meta(m) => match m {
+            MetaCol::Id => Value::String(row.id.clone()),
+            MetaCol::CreatedAt => Value::String(crate::domain::fmt_ts(&row.created_at)),
+            MetaCol::UpdatedAt => Value::String(crate::domain::fmt_ts(&row.updated_at)),
+            MetaCol::PublishedAt => row
+                .published_at
+                .map(|t| Value::String(crate::domain::fmt_ts(&t)))
+                .unwrap_or(Value::Null),
+            MetaCol::Locale => Value::String(row.locale.clone()),
+            MetaCol::Status => Value::String(row.status.clone()),
+            MetaCol::Stage => Value::String(row.stage.clone()),
+        },
+        Target::Field { name, .. } => data.get(name).cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// Cursor values back to typed scalars; anything that does not fit is a forged cursor.
+fn cursor_scalars(sort: &[SortKey], c: &Cursor) -> ApiResult<Vec<Option<Scalar>>> {
+    let bad = || {
+        ApiError::new(
+            Code::InvalidCursor,
+            "`cursor` is not one this server issued; use the `next_cursor` of the previous page",
+        )
+    };
+    if c.v.len() != sort.len() {
+        return Err(bad());
+    }
+    sort.iter()
+        .zip(&c.v)
+        .map(|(k, v)| {
+            if v.is_null() {
+                return Ok(None);
+            }
+            let s = match &k.target {
+                Target::Meta(m) if m.is_timestamp() => v
+                    .as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|d| Scalar::Ts(d.with_timezone(&chrono::Utc))),
+                Target::Meta(_) => v.as_str().map(|s| Scalar::Str(s.to_string())),
+                Target::Field { ty, .. } => match ty {
+                    FieldType::Integer => v.as_i64().map(Scalar::Int),
+                    FieldType::Decimal => v.as_f64().map(Scalar::Float),
+                    FieldType::Boolean => v.as_bool().map(Scalar::Bool),
+                    _ => v.as_str().map(|s| Scalar::Str(s.to_string())),
+                },
+            };
+            s.map(Some).ok_or_else(bad)
+        })
+        .collect()
+}
