@@ -42,7 +42,11 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             settings.data_dir.display()
         )
     })?;
-    let store = Store::connect(&settings.database_url()).await?;
+    let limits = crate::store::ScanLimits {
+        concurrency: settings.scan_concurrency.max(1),
+        statement_timeout: std::time::Duration::from_millis(settings.scan_timeout_ms.max(1)),
+    };
+    let store = Store::connect_with(&settings.database_url(), limits).await?;
     {
         let _only_this_node = store.startup_lock().await?;
         store.migrate().await?;

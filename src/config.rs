@@ -72,6 +72,15 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// Lists no index narrows down (a filter or sort on a field that is not `indexed`,
+    /// or `ne`/`nin`/`contains`/`icontains`) that may run at once on this node (default 2).
+    pub scan_concurrency: u32,
+    /// How long such a list waits for a place before a 503 with `Retry-After`, in
+    /// milliseconds (default 500).
+    pub scan_queue_ms: u64,
+    /// How long one statement of such a list may run before it is stopped with a 503
+    /// `query_timeout`, in milliseconds (default 2000).
+    pub scan_timeout_ms: u64,
     /// Shortest accepted password, in characters (at least 8).
     pub password_min_length: usize,
     /// Threads that hash and verify passwords (0: one per core). Each computation uses
@@ -124,6 +133,9 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            scan_concurrency: 2,
+            scan_queue_ms: 500,
+            scan_timeout_ms: 2000,
             password_min_length: 12,
             password_hash_threads: 0,
             password_hash_queue: 32,

@@ -46,6 +46,7 @@ pub enum Code {
     UnsupportedMediaType,
     ValidationFailed,
     RateLimited,
+    QueryTimeout,
     Internal,
     Unavailable,
 }
@@ -87,6 +88,7 @@ impl Code {
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ValidationFailed => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            QueryTimeout => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }

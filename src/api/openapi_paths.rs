@@ -161,6 +161,10 @@ fn error_responses() -> Map<String, Value> {
             429,
             "Over the rate limit: retry after `Retry-After` seconds",
         ),
+        (
+            503,
+            "A list no index narrows down was turned away (`unavailable`: too many running) or stopped (`query_timeout`); retry after `Retry-After` seconds, or filter and sort on `indexed` fields",
+        ),
     ] {
         let mut response = json!({ "description": text, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
         if code == 429 {
@@ -172,6 +176,9 @@ fn error_responses() -> Map<String, Value> {
                 })
                 .collect::<Map<String, Value>>()
                 .into();
+        }
+        if code == 503 {
+            response["headers"] = json!({ "Retry-After": { "description": "Seconds to wait before retrying", "required": true, "schema": { "type": "integer", "format": "int64" } } });
         }
         responses.insert(format!("Error{code}"), response);
     }
@@ -232,7 +239,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             params.extend(list_params());
             params.push(if_none_match.clone());
             new_paths.insert(format!("/api/v1/content/{api}"), json!({
-                "get": Op { id: format!("list{name}"), summary: format!("List published {} entries", ty.name), tag: &tag, params, body: None, success: vec![ok("Published entries", &format!("{name}List"), 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
+                "get": Op { id: format!("list{name}"), summary: format!("List published {} entries", ty.name), tag: &tag, params, body: None, success: vec![ok("Published entries", &format!("{name}List"), 200), not_modified()], errors: &[400, 401, 403, 404, 429, 503], public: true }.render()
             }));
             new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
                 "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
@@ -240,7 +247,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
                     body: None, success: vec![ok("The published entry", &name, 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
             }));
             new_paths.insert(format!("/api/v1/query/{api}"), json!({
-                "post": Op { id: format!("query{name}"), summary: format!("Query published {} entries with a JSON filter (`and`/`or` groups)", ty.name), tag: &tag, params: vec![], body: query_body.clone(), success: vec![ok("Published entries", &format!("{name}List"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429], public: true }.render()
+                "post": Op { id: format!("query{name}"), summary: format!("Query published {} entries with a JSON filter (`and`/`or` groups)", ty.name), tag: &tag, params: vec![], body: query_body.clone(), success: vec![ok("Published entries", &format!("{name}List"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429, 503], public: true }.render()
             }));
         }
         let mut collection = Map::new();
@@ -256,13 +263,13 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
                     params,
                     body: None,
                     success: vec![ok("Entries", &format!("{name}ManagedList"), 200)],
-                    errors: &[400, 401, 403, 404, 429],
+                    errors: &[400, 401, 403, 404, 429, 503],
                     public: false,
                 }
                 .render(),
             );
             new_paths.insert(format!("/api/v1/manage/query/{api}"), json!({
-                "post": Op { id: format!("queryManaged{name}"), summary: format!("Query {} entries with drafts with a JSON filter", ty.name), tag: &tag, params: vec![], body: query_body, success: vec![ok("Entries", &format!("{name}ManagedList"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429], public: false }.render()
+                "post": Op { id: format!("queryManaged{name}"), summary: format!("Query {} entries with drafts with a JSON filter", ty.name), tag: &tag, params: vec![], body: query_body, success: vec![ok("Entries", &format!("{name}ManagedList"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429, 503], public: false }.render()
             }));
         }
         if view.create.is_some() {

@@ -40,9 +40,31 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// Bounds for lists that may scan (see `domain::query::needs_scan`): how many run at once
+/// per node, and how long one statement may run.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanLimits {
+    pub concurrency: u32,
+    pub statement_timeout: Duration,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        ScanLimits {
+            concurrency: 2,
+            statement_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// A small pool for lists that may scan, whose statements are stopped past
+    /// `ScanLimits::statement_timeout` (PostgreSQL: `statement_timeout`; SQLite: a
+    /// progress handler), so no query an anonymous caller can send runs for long.
+    scans: DatabaseConnection,
+    scan_timeout: Duration,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
     writes: Arc<AtomicU64>,
@@ -99,9 +121,21 @@ impl WriteTx {
     }
 }
 
+/// Whether a statement was stopped by its time bound (PostgreSQL `query_canceled`,
+/// SQLite `SQLITE_INTERRUPT`).
+pub fn is_statement_timeout(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("canceling statement due to statement timeout") || text.contains("interrupted")
+}
+
 impl Store {
     /// Connects (creating the SQLite file if needed) without running migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Self::connect_with(url, ScanLimits::default()).await
+    }
+
+    /// Connects with the given scan bounds.
+    pub async fn connect_with(url: &str, limits: ScanLimits) -> anyhow::Result<Store> {
         let mut opts = ConnectOptions::new(url.to_string());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -125,13 +159,80 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .context("could not connect to the database")?;
+        let scans = Self::connect_scans(url, backend, limits).await?;
         Ok(Store {
             db,
+            scans,
+            scan_timeout: limits.statement_timeout,
             backend,
             write_gate: Arc::new(Mutex::new(())),
             writes: Arc::new(AtomicU64::new(0)),
             observer: Arc::default(),
         })
+    }
+
+    async fn connect_scans(
+        url: &str,
+        backend: DbBackend,
+        limits: ScanLimits,
+    ) -> anyhow::Result<DatabaseConnection> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        let timeout = limits.statement_timeout;
+        opts.sqlx_logging(false)
+            .max_connections(limits.concurrency.max(1))
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == DbBackend::Sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .with_regexp()
+            });
+        } else {
+            let ms = timeout.as_millis().max(1).to_string();
+            opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.clone())]));
+        }
+        Database::connect(opts)
+            .await
+            .context("could not connect to the database for bounded reads")
+    }
+
+    /// Runs a read on the pool for lists that may scan, stopped once it has run for
+    /// `ScanLimits::statement_timeout`: on PostgreSQL by the connections'
+    /// `statement_timeout`; on SQLite by a progress handler on the connection, set for
+    /// this statement only (SQLite calls it every few virtual-machine steps and
+    /// stops the statement when it answers `false`).
+    pub async fn fetch_bounded(&self, q: Sql) -> Result<Vec<QueryResult>, DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            return q.fetch_all(&self.scans).await;
+        }
+        let deadline = std::time::Instant::now() + self.scan_timeout;
+        let sqlx_err = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("bounded read: {e}"));
+        let mut conn = self
+            .scans
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(sqlx_err)?;
+        conn.lock_handle()
+            .await
+            .map_err(sqlx_err)?
+            .set_progress_handler(16, move || std::time::Instant::now() < deadline);
+        let mut query = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(q.text.as_str()));
+        for v in &q.values {
+            query = bind_sqlite(query, v)?;
+        }
+        let rows = query.fetch_all(&mut *conn).await;
+        // The connection goes back to the pool: it must not keep this statement's clock.
+        if let Ok(mut handle) = conn.lock_handle().await {
+            handle.remove_progress_handler();
+        }
+        Ok(rows
+            .map_err(sqlx_err)?
+            .into_iter()
+            .map(QueryResult::from)
+            .collect())
     }
 
     /// Waits until no other node is migrating or seeding this database, then holds that
@@ -219,6 +320,7 @@ impl Store {
     }
 
     pub async fn close(self) {
+        let _ = self.scans.close().await;
         let _ = self.db.close().await;
     }
 }
@@ -311,6 +413,25 @@ impl Sql {
     pub async fn fetch_one(self, c: &impl ConnectionTrait) -> Result<Option<QueryResult>, DbErr> {
         c.query_one_raw(self.build()).await
     }
+}
+
+type SqliteQuery<'q> =
+    sea_orm::sqlx::query::Query<'q, sea_orm::sqlx::Sqlite, sea_orm::sqlx::sqlite::SqliteArguments>;
+
+/// Binds one of the values our statements use to a SQLite query.
+fn bind_sqlite<'q>(q: SqliteQuery<'q>, v: &'q Value) -> Result<SqliteQuery<'q>, DbErr> {
+    Ok(match v {
+        Value::String(s) => q.bind(s.as_deref()),
+        Value::BigInt(i) => q.bind(*i),
+        Value::Int(i) => q.bind(*i),
+        Value::Double(f) => q.bind(*f),
+        Value::Bool(b) => q.bind(*b),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "a bounded read cannot bind {other:?}"
+            )));
+        }
+    })
 }
 
 /// True when a database error is a unique-constraint violation.

@@ -9,7 +9,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::entries::{EntryRow, cols, from_row};
-use super::{Sql, get};
+use super::{Sql, Store, get};
 use crate::domain::query::{Filter, ListQuery, MetaCol, Op, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::FieldType;
 
@@ -243,7 +243,43 @@ pub async fn list_page(
     c: &impl ConnectionTrait,
     spec: &ListSpec<'_>,
 ) -> Result<Vec<EntryRow>, DbErr> {
-    let backend = c.get_database_backend();
+    list_page_sql(c.get_database_backend(), spec)
+        .fetch_all(c)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// [`list_page`] on the store, as a bounded read (`Store::fetch_bounded`) when the list
+/// may scan.
+pub async fn list_page_in(
+    store: &Store,
+    spec: &ListSpec<'_>,
+    bounded: bool,
+) -> Result<Vec<EntryRow>, DbErr> {
+    if !bounded {
+        return list_page(store.db(), spec).await;
+    }
+    let rows = store
+        .fetch_bounded(list_page_sql(store.backend(), spec))
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// [`count`] on the store, bounded like [`list_page_in`].
+pub async fn count_in(store: &Store, spec: &ListSpec<'_>, bounded: bool) -> Result<i64, DbErr> {
+    if !bounded {
+        return count(store.db(), spec).await;
+    }
+    count_of(
+        &store
+            .fetch_bounded(count_sql(store.backend(), spec))
+            .await?,
+    )
+}
+
+fn list_page_sql(backend: DbBackend, spec: &ListSpec<'_>) -> Sql {
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e",
@@ -310,15 +346,27 @@ pub async fn list_page(
     }
     q.push(if id_desc { "e.id DESC" } else { "e.id ASC" });
     q.push(" LIMIT ").bind(spec.query.limit as i64 + 1);
-    q.fetch_all(c).await?.iter().map(from_row).collect()
+    q
 }
 
 pub async fn count(c: &impl ConnectionTrait, spec: &ListSpec<'_>) -> Result<i64, DbErr> {
-    let mut q = Sql::new(c.get_database_backend());
+    count_of(
+        &count_sql(c.get_database_backend(), spec)
+            .fetch_all(c)
+            .await?,
+    )
+}
+
+fn count_sql(backend: DbBackend, spec: &ListSpec<'_>) -> Sql {
+    let mut q = Sql::new(backend);
     q.push("SELECT COUNT(*) AS n FROM entries e");
     push_where(&mut q, spec);
-    match q.fetch_one(c).await? {
-        Some(r) => get(&r, "n"),
+    q
+}
+
+fn count_of(rows: &[sea_orm::QueryResult]) -> Result<i64, DbErr> {
+    match rows.first() {
+        Some(r) => get(r, "n"),
         None => Ok(0),
     }
 }

@@ -8,6 +8,7 @@ mod access_matrix;
 mod audit;
 mod auth;
 mod bad_input;
+mod bounded_queries;
 mod clients;
 mod comments;
 mod concurrency;

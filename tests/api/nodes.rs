@@ -106,7 +106,12 @@ async fn a_write_on_one_node_is_served_by_the_other_within_a_second() {
         let (status, body) = read(resp).await;
         (status, cache, body)
     };
-    // Not published yet: B says so (and caches nothing for a 404).
+    // B learns of the new type and grant: the entry is not published yet, so B says
+    // exactly that (and caches nothing for a 404).
+    within_a_second("a type and a grant made on A", || async {
+        get_b().await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
     let (status, _, body) = get_b().await;
     assert_error(status, &body, 404, "entry_not_found");
 

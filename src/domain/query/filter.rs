@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Filter, MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, MAX_VALUE_LEN, Op, Scalar, Target, bad,
-    readable_field,
+    Filter, MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, MAX_PATTERN_CHARS, MAX_VALUE_LEN, Op, Scalar,
+    Target, bad, readable_field,
 };
 use crate::domain::access::Visibility;
 use crate::domain::schema::{ContentTypeDef, FieldType};
@@ -367,6 +367,15 @@ fn condition(target: &Target, op: Op, leaf: &Leaf) -> Result<Filter, ApiError> {
                 return Err(bad(
                     Code::InvalidFilter,
                     format!("text operators cannot be used on `{name}`"),
+                ));
+            }
+            // Matching a long needle inside long texts costs their product per row.
+            if raw.chars().count() > MAX_PATTERN_CHARS {
+                return Err(bad(
+                    Code::InvalidFilter,
+                    format!(
+                        "the text to match in `{name}` is longer than {MAX_PATTERN_CHARS} characters; use the search API for long phrases"
+                    ),
                 ));
             }
             vec![Scalar::Str(raw.to_string())]

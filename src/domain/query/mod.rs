@@ -24,6 +24,10 @@ const MAX_CONDITIONS: usize = 50;
 const MAX_DEPTH: usize = 4;
 const MAX_IN_VALUES: usize = 100;
 const MAX_VALUE_LEN: usize = 1000;
+/// Longest text for `contains`, `icontains` and `startswith`.
+const MAX_PATTERN_CHARS: usize = 200;
+/// Most `contains`/`icontains` conditions in one query (each reads every candidate's text).
+const MAX_TEXT_MATCHES: usize = 5;
 const MAX_SORT_KEYS: usize = 5;
 
 /// Who is asking: delivery callers see published data and never private fields.
@@ -307,7 +311,16 @@ pub fn parse_list(
         }
     }
     if !tree.is_empty() {
-        q.filter = Some(to_filter(ty, &tree, vis, 0)?);
+        let filter = to_filter(ty, &tree, vis, 0)?;
+        if text_matches(&filter) > MAX_TEXT_MATCHES {
+            return Err(bad(
+                Code::InvalidFilter,
+                format!(
+                    "at most {MAX_TEXT_MATCHES} `contains`/`icontains` conditions are allowed in one query; use the search API to match many words"
+                ),
+            ));
+        }
+        q.filter = Some(filter);
     }
     if let Some(raw) = raw_cursor {
         let cursor = decode_cursor(&raw)?;
@@ -331,6 +344,34 @@ pub fn parse_list(
         q.cursor = Some(cursor);
     }
     Ok(q)
+}
+
+fn text_matches(f: &Filter) -> usize {
+    match f {
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().map(text_matches).sum(),
+        Filter::Cond { op, .. } => usize::from(matches!(op, Op::Contains | Op::Icontains)),
+    }
+}
+
+/// Whether answering the list may read rows no index narrows down: a condition or sort
+/// on a field that is not `indexed` (or a column without an index), or an operator an
+/// index cannot seek (`ne`, `nin`, `contains`, `icontains`). Such lists are bounded by the
+/// store's scan limits (few at a time, a statement timeout).
+pub fn needs_scan(q: &ListQuery, ty: &ContentTypeDef) -> bool {
+    let seekable = |t: &Target| match t {
+        Target::Meta(m) => matches!(m, MetaCol::Id | MetaCol::CreatedAt | MetaCol::PublishedAt),
+        Target::Field { name, .. } => ty.field(name).is_some_and(|f| f.indexed && !f.many),
+    };
+    fn scans(f: &Filter, seekable: &dyn Fn(&Target) -> bool) -> bool {
+        match f {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(|p| scans(p, seekable)),
+            Filter::Cond { target, op, .. } => {
+                matches!(op, Op::Ne | Op::Nin | Op::Contains | Op::Icontains) || !seekable(target)
+            }
+        }
+    }
+    q.sort.iter().any(|k| !seekable(&k.target))
+        || q.filter.as_ref().is_some_and(|f| scans(f, &seekable))
 }
 
 /// Fingerprint of what a list selects (its filter and locale, however encoded), carried

@@ -59,6 +59,8 @@ pub struct ContentService {
     settings: Arc<Settings>,
     /// Wakes this node's scheduler when a job is added.
     scheduled: Arc<tokio::sync::Notify>,
+    /// Places for lists that may scan (`scan_concurrency`).
+    scans: Arc<tokio::sync::Semaphore>,
 }
 
 /// The entity tag of an entry's management representation.
@@ -91,6 +93,9 @@ impl ContentService {
             store,
             authz,
             types,
+            scans: Arc::new(tokio::sync::Semaphore::new(
+                settings.scan_concurrency.max(1) as usize,
+            )),
             settings,
             scheduled: Arc::new(tokio::sync::Notify::new()),
         }

@@ -15,9 +15,24 @@ use crate::domain::slug;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::content_types::TypeRow;
 use crate::store::entries::{self, EntryRow};
-use crate::store::query::{ListSpec, count, list_page};
+use crate::store::query::{ListSpec, count_in, list_page_in};
 
 impl ContentService {
+    /// One of the node's `scan_concurrency` places for lists that may scan, waiting at
+    /// most `scan_queue_ms` for it: past that the node is busy with scans, and the caller
+    /// is told to come back rather than left waiting.
+    async fn scan_place(&self) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+        let wait = std::time::Duration::from_millis(self.settings.scan_queue_ms);
+        match tokio::time::timeout(wait, self.scans.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::new(
+                Code::Unavailable,
+                "too many lists that cannot use an index are running on this server; retry shortly, or filter and sort on indexed fields",
+            )
+            .with_header("retry-after", "1".to_string())),
+        }
+    }
+
     /// An entry's working draft, with what the caller sees of it (`read_drafts`). An
     /// entry out of an owner-only grant's reach is answered as absent.
     pub async fn get(
@@ -65,7 +80,8 @@ impl ContentService {
         let owner = grant
             .owner_only()
             .then(|| principal.user_id().unwrap_or_default());
-        let mut page = self.page(type_id, &q, surface, owner).await?;
+        let scan = query::needs_scan(&q, &ty.def);
+        let mut page = self.page(type_id, &q, surface, owner, scan).await?;
         let own = if grant.own == shared.fields {
             shared.clone()
         } else {
@@ -94,6 +110,7 @@ impl ContentService {
         q: &ListQuery,
         surface: Surface,
         owner: Option<&str>,
+        scan: bool,
     ) -> ApiResult<Page> {
         let sort: Vec<SortKey> = if q.sort.is_empty() {
             vec![SortKey {
@@ -115,13 +132,27 @@ impl ContentService {
             sort: &sort,
             after,
         };
-        let db = self.store.db();
-        let mut items = list_page(db, &spec).await?;
+        // A list no index narrows down waits for one of few scan places and runs on the
+        // bounded pool; the others go straight to the store.
+        let _place = if scan {
+            Some(self.scan_place().await?)
+        } else {
+            None
+        };
+        let bounded = |e: sea_orm::DbErr| {
+            if crate::store::is_statement_timeout(&e) {
+                scan_timed_out(self.settings.scan_timeout_ms)
+            } else {
+                ApiError::from(e)
+            }
+        };
+        let store = &self.store;
+        let mut items = list_page_in(store, &spec, scan).await.map_err(bounded)?;
         // Counted once, for the first page; later pages repeat it from the cursor, so
         // walking a long list does not pay for a full count on every page.
         let total = match q.cursor.as_ref().and_then(|c| c.t) {
             Some(t) => t,
-            None => count(db, &spec).await?,
+            None => count_in(store, &spec, scan).await.map_err(bounded)?,
         };
         let next_cursor = if items.len() as u64 > q.limit {
             items.truncate(q.limit as usize);
@@ -256,4 +287,12 @@ fn cursor_scalars(sort: &[SortKey], c: &Cursor) -> ApiResult<Vec<Option<Scalar>>
             s.map(Some).ok_or_else(bad)
         })
         .collect()
+}
+
+fn scan_timed_out(ms: u64) -> ApiError {
+    ApiError::new(
+        Code::QueryTimeout,
+        format!("this list took longer than {ms} ms and was stopped; filter or sort on indexed fields, or narrow the `contains`/`icontains`/`ne`/`nin` conditions"),
+    )
+    .with_header("retry-after", "5".to_string())
 }
