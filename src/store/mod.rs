@@ -20,6 +20,8 @@ pub mod content_types;
 pub mod entries;
 pub mod events;
 pub mod indexes;
+#[cfg(test)]
+mod plan_tests;
 pub mod query;
 pub mod roles;
 pub mod schedules;

@@ -238,17 +238,75 @@ fn never_null(surface: Surface, target: &Target) -> bool {
     }
 }
 
+/// Which rows of the leading sort key a statement reads. A nullable leading key is walked
+/// in two groups, its values and its NULLs (NULLs last ascending, first descending), one
+/// statement per group, so that each statement's order is plain index order on both
+/// backends (no `NULLS FIRST/LAST` that SQLite's indexes cannot give, no `OR x IS NULL`
+/// that PostgreSQL cannot seek with).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Group {
+    All,
+    Values,
+    Nulls,
+}
+
+/// The groups of a page in the order they are read: the one the cursor is in (or the
+/// first), then, without a cursor, the next one if the page is not full yet.
+fn groups(spec: &ListSpec<'_>) -> Vec<(Group, bool)> {
+    let Some(lead) = spec.sort.first() else {
+        return vec![(Group::All, true)];
+    };
+    if never_null(spec.surface, &lead.target) {
+        return vec![(Group::All, true)];
+    }
+    let order = if lead.desc {
+        [Group::Nulls, Group::Values]
+    } else {
+        [Group::Values, Group::Nulls]
+    };
+    let current = match &spec.after {
+        None => order[0],
+        Some((values, _)) if values.first().is_some_and(Option::is_some) => Group::Values,
+        Some(_) => Group::Nulls,
+    };
+    let mut out = vec![(current, true)];
+    if current == order[0] {
+        out.push((order[1], false));
+    }
+    out
+}
+
+/// One page of entries (`limit + 1` rows are read to know whether more follow), as one
+/// statement per group of the leading key (see [`Group`]), each run by `fetch`.
+async fn page_with<F, Fut>(
+    backend: DbBackend,
+    spec: &ListSpec<'_>,
+    fetch: F,
+) -> Result<Vec<EntryRow>, DbErr>
+where
+    F: Fn(Sql) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<sea_orm::QueryResult>, DbErr>>,
+{
+    let want = spec.query.limit as usize + 1;
+    let mut out = Vec::with_capacity(want);
+    for (group, with_cursor) in groups(spec) {
+        let sql = list_page_sql(backend, spec, group, with_cursor, want - out.len());
+        for row in fetch(sql).await? {
+            out.push(from_row(&row)?);
+        }
+        if out.len() >= want {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// One page of entries (`limit + 1` rows are read to know whether more follow).
 pub async fn list_page(
     c: &impl ConnectionTrait,
     spec: &ListSpec<'_>,
 ) -> Result<Vec<EntryRow>, DbErr> {
-    list_page_sql(c.get_database_backend(), spec)
-        .fetch_all(c)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    page_with(c.get_database_backend(), spec, |sql| sql.fetch_all(c)).await
 }
 
 /// [`list_page`] on the store, as a bounded read (`Store::fetch_bounded`) when the list
@@ -261,10 +319,7 @@ pub async fn list_page_in(
     if !bounded {
         return list_page(store.db(), spec).await;
     }
-    let rows = store
-        .fetch_bounded(list_page_sql(store.backend(), spec))
-        .await?;
-    rows.iter().map(from_row).collect()
+    page_with(store.backend(), spec, |sql| store.fetch_bounded(sql)).await
 }
 
 /// [`count`] on the store, bounded like [`list_page_in`].
@@ -279,64 +334,127 @@ pub async fn count_in(store: &Store, spec: &ListSpec<'_>, bounded: bool) -> Resu
     )
 }
 
-fn list_page_sql(backend: DbBackend, spec: &ListSpec<'_>) -> Sql {
+/// A condition on an index's leading column, for the planner to seek with. SQLite's
+/// planner does not weigh `LIMIT`: from its statistics a range like "rating up to 500"
+/// covers half the type, so it would rather read the whole type and sort it than walk the
+/// index in order for the twenty-one rows a page needs. `unlikely()` (a no-op at run
+/// time) tells it the term is selective, as it is for a page; a far more selective filter
+/// on another index can still win.
+fn seek_hint(backend: DbBackend) -> (&'static str, &'static str) {
+    match backend {
+        DbBackend::Sqlite => ("unlikely(", ")"),
+        _ => ("(", ")"),
+    }
+}
+
+/// Rows strictly after the cursor in the sort order, as conditions planners can seek
+/// with: a range on the leading key (`x >= v` ascending, `x <= v` descending) that walks
+/// the index from the cursor's place, then the exact lexicographic test (for each key i:
+/// equal on the keys before it and past it on key i; last, past the id) on what that
+/// range leaves, which is the cursor's ties and what follows them. In the NULL group of
+/// the leading key that key is the same for every row, so the test starts at the next
+/// key (and is a plain range on `id` when there is none, the index's second column).
+fn push_after(q: &mut Sql, spec: &ListSpec<'_>, group: Group, values: &[Option<Scalar>], id: &str) {
+    let backend = q.backend();
+    let id_desc = spec.sort.last().is_some_and(|k| k.desc);
+    if let (Some(lead), Some(Some(v))) = (spec.sort.first(), values.first()) {
+        let x = expr(backend, spec.surface, &lead.target);
+        let (open, close) = seek_hint(backend);
+        let op = if lead.desc { "<=" } else { ">=" };
+        q.push(&format!(" AND {open}{x} {op} "));
+        bind_scalar(q, v);
+        q.push(close);
+    }
+    let from = usize::from(group == Group::Nulls);
+    let keys = &spec.sort[from.min(spec.sort.len())..];
+    let values = &values[from.min(values.len())..];
+    q.push(" AND (");
+    for i in 0..=keys.len() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push("(");
+        for (j, key) in keys.iter().take(i).enumerate() {
+            let x = expr(backend, spec.surface, &key.target);
+            match &values[j] {
+                None => q.push(&format!("{x} IS NULL AND ")),
+                Some(v) => {
+                    q.push(&format!("{x} = "));
+                    bind_scalar(q, v);
+                    q.push(" AND ")
+                }
+            };
+        }
+        if i == keys.len() {
+            q.push(if id_desc { "e.id < " } else { "e.id > " })
+                .bind(id.to_string());
+        } else {
+            let key = &keys[i];
+            let x = expr(backend, spec.surface, &key.target);
+            match (&values[i], key.desc) {
+                (None, false) => q.push("1=0"),
+                (None, true) => q.push(&format!("{x} IS NOT NULL")),
+                (Some(v), false) => {
+                    q.push(&format!("({x} IS NULL OR {x} > "));
+                    bind_scalar(q, v);
+                    q.push(")")
+                }
+                (Some(v), true) => {
+                    q.push(&format!("{x} < "));
+                    bind_scalar(q, v);
+                    &mut *q
+                }
+            };
+        }
+        q.push(")");
+    }
+    q.push(")");
+}
+
+pub(super) fn list_page_sql(
+    backend: DbBackend,
+    spec: &ListSpec<'_>,
+    group: Group,
+    with_cursor: bool,
+    limit: usize,
+) -> Sql {
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e",
         cols(backend, spec.surface == Surface::Manage)
     ));
     push_where(&mut q, spec);
-    let id_desc = spec.sort.last().is_some_and(|k| k.desc);
-    if let Some((values, id)) = &spec.after {
-        q.push(" AND (");
-        // Lexicographic "after": for each key i, equal on keys before i and past key i.
-        for i in 0..=spec.sort.len() {
-            if i > 0 {
-                q.push(" OR ");
+    let lead = spec.sort.first();
+    if let Some(lead) = lead {
+        let x = expr(backend, spec.surface, &lead.target);
+        match group {
+            Group::All => {}
+            Group::Values => {
+                let (open, close) = seek_hint(backend);
+                q.push(&format!(" AND {open}{x} IS NOT NULL{close}"));
             }
-            q.push("(");
-            for (j, key) in spec.sort.iter().take(i).enumerate() {
-                let x = expr(backend, spec.surface, &key.target);
-                match &values[j] {
-                    None => q.push(&format!("{x} IS NULL AND ")),
-                    Some(v) => {
-                        q.push(&format!("{x} = "));
-                        bind_scalar(&mut q, v);
-                        q.push(" AND ")
-                    }
-                };
+            Group::Nulls => {
+                q.push(&format!(" AND {x} IS NULL"));
             }
-            if i == spec.sort.len() {
-                q.push(if id_desc { "e.id < " } else { "e.id > " })
-                    .bind(id.clone());
-            } else {
-                let key = &spec.sort[i];
-                let x = expr(backend, spec.surface, &key.target);
-                match (&values[i], key.desc) {
-                    (None, false) => q.push("1=0"),
-                    (None, true) => q.push(&format!("{x} IS NOT NULL")),
-                    (Some(v), false) => {
-                        q.push(&format!("({x} IS NULL OR {x} > "));
-                        bind_scalar(&mut q, v);
-                        q.push(")")
-                    }
-                    (Some(v), true) => {
-                        q.push(&format!("{x} < "));
-                        bind_scalar(&mut q, v);
-                        &mut q
-                    }
-                };
-            }
-            q.push(")");
         }
-        q.push(")");
     }
+    if let (true, Some((values, id))) = (with_cursor, &spec.after) {
+        push_after(&mut q, spec, group, values, id);
+    }
+    let id_desc = spec.sort.last().is_some_and(|k| k.desc);
     q.push(" ORDER BY ");
-    for key in spec.sort {
+    for (i, key) in spec.sort.iter().enumerate() {
+        if i == 0 && group == Group::Nulls && backend == DbBackend::Sqlite {
+            // NULL in every row of this group, so nothing to order by; SQLite would not
+            // see that an `IS NULL` seek already gives the order of what follows (and
+            // PostgreSQL needs the key to match its index's order).
+            continue;
+        }
         let x = expr(backend, spec.surface, &key.target);
-        let order = match (key.desc, never_null(spec.surface, &key.target)) {
-            // Without NULLs the null placement is moot; leaving it out lets SQLite read
-            // the order straight from an index instead of sorting.
+        // Within one group of the leading key its NULL placement is moot; leaving it out
+        // (as for keys that are never NULL) lets SQLite read the order from an index.
+        let plain = never_null(spec.surface, &key.target) || (i == 0 && group != Group::All);
+        let order = match (key.desc, plain) {
             (true, true) => " DESC, ",
             (false, true) => " ASC, ",
             (true, false) => " DESC NULLS FIRST, ",
@@ -345,7 +463,7 @@ fn list_page_sql(backend: DbBackend, spec: &ListSpec<'_>) -> Sql {
         q.push(&x).push(order);
     }
     q.push(if id_desc { "e.id DESC" } else { "e.id ASC" });
-    q.push(" LIMIT ").bind(spec.query.limit as i64 + 1);
+    q.push(" LIMIT ").bind(limit as i64);
     q
 }
 
