@@ -72,6 +72,14 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// `max-age` of anonymous delivery answers, in seconds: how long a browser may use
+    /// one without asking again (default 0: it revalidates, cheaply, with its ETag).
+    pub delivery_max_age_secs: u64,
+    /// `s-maxage` of anonymous delivery answers: how long a shared cache (CDN) may keep
+    /// one (default 30).
+    pub delivery_s_maxage_secs: u64,
+    /// `stale-while-revalidate` of anonymous delivery answers (default 60).
+    pub delivery_stale_while_revalidate_secs: u64,
     /// Lists no index narrows down (a filter or sort on a field that is not `indexed`,
     /// or `ne`/`nin`/`contains`/`icontains`) that may run at once on this node (default 2).
     pub scan_concurrency: u32,
@@ -133,6 +141,9 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            delivery_max_age_secs: 0,
+            delivery_s_maxage_secs: 30,
+            delivery_stale_while_revalidate_secs: 60,
             scan_concurrency: 2,
             scan_queue_ms: 500,
             scan_timeout_ms: 2000,

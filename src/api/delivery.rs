@@ -29,15 +29,17 @@ pub struct DeliveryApi {
 
 impl DeliveryApi {
     /// Serves from the cache when this caller's response is current; otherwise renders
-    /// with `render` (which also names what the response depends on) and remembers the
+    /// with `render` (which also names what the response depends on, and the entry it
+    /// shows, if one) and remembers the
     /// result. Access is checked first either way.
     async fn cached(
         &self,
         principal: &crate::authz::Principal,
         type_id: &str,
         req: &Request,
-        render: impl std::future::Future<Output = ApiResult<(Reply, Deps)>>,
+        render: impl std::future::Future<Output = ApiResult<(Reply, Deps, Option<String>)>>,
     ) -> ApiResult<Reply> {
+        let settings = self.services.settings.as_ref();
         // Before the access check and the data read: a change applied after this point
         // makes the response stale, one applied before it is in what we read.
         let at = self.cache.now();
@@ -50,9 +52,10 @@ impl DeliveryApi {
         let anonymous = principal.is_anonymous();
         if let Some(hit) = self.cache.get(&key) {
             let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
-            return Ok(cache_control(reply, anonymous).conditional(req, &hit.etag));
+            let reply = purge_keys(reply, type_id, hit.entry.as_deref());
+            return Ok(cache_control(reply, anonymous, settings).conditional(req, &hit.etag));
         }
-        let (reply, deps) = render.await?;
+        let (reply, deps, entry) = render.await?;
         let etag = body_etag(reply.body_bytes());
         self.cache.put(
             key,
@@ -61,10 +64,15 @@ impl DeliveryApi {
                 deps,
                 etag: etag.clone(),
                 body: Arc::new(reply.body_bytes().to_vec()),
+                entry: entry.clone(),
             },
         );
-        let reply = reply.header(CACHE_STATUS, "miss");
-        Ok(cache_control(reply, anonymous).conditional(req, &etag))
+        let reply = purge_keys(
+            reply.header(CACHE_STATUS, "miss"),
+            type_id,
+            entry.as_deref(),
+        );
+        Ok(cache_control(reply, anonymous, settings).conditional(req, &etag))
     }
 }
 
@@ -72,15 +80,39 @@ impl DeliveryApi {
 /// for operators (and tests) checking what a change invalidates.
 const CACHE_STATUS: &str = "x-vellum-cache";
 
-fn cache_control(reply: Reply, anonymous: bool) -> Reply {
+/// `Cache-Control` for delivery: anonymous answers are the same for every anonymous
+/// caller, so shared caches (a CDN) may keep them for `delivery_s_maxage` and serve them
+/// stale for `delivery_stale_while_revalidate` while they revalidate; browsers keep them
+/// `delivery_max_age`. Answers to a credential are the caller's own: private, and
+/// revalidated each time (a 304 costs a few bytes).
+fn cache_control(reply: Reply, anonymous: bool, settings: &crate::config::Settings) -> Reply {
     let value = if anonymous {
-        "public, max-age=0, s-maxage=30, stale-while-revalidate=60"
+        format!(
+            "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
+            settings.delivery_max_age_secs,
+            settings.delivery_s_maxage_secs,
+            settings.delivery_stale_while_revalidate_secs
+        )
     } else {
-        "private, no-cache"
+        "private, no-cache".to_string()
     };
     reply
         .header("cache-control", value)
         .header("vary", "Authorization")
+}
+
+/// `Surrogate-Key` (Fastly, Varnish; space-separated) and `Cache-Tag` (Cloudflare, Akamai;
+/// comma-separated) naming what a response shows, so a CDN can purge precisely: on a
+/// publish, unpublish or delete of entry X of type T purge `entry:X` and `list:T`; on a
+/// schema change of T purge `type:T`.
+fn purge_keys(reply: Reply, type_id: &str, entry: Option<&str>) -> Reply {
+    let keys = match entry {
+        Some(id) => vec![format!("type:{type_id}"), format!("entry:{id}")],
+        None => vec![format!("type:{type_id}"), format!("list:{type_id}")],
+    };
+    reply
+        .header("surrogate-key", keys.join(" "))
+        .header("cache-tag", keys.join(","))
 }
 
 #[OpenApi(prefix_path = "/api/v1/content", tag = "Tag::Delivery")]
@@ -108,7 +140,11 @@ impl DeliveryApi {
                 )
                 .await?;
             let deps = self.cache.deps([type_id.as_str()], true, []);
-            Ok((Reply::json(&super::render::page(&page, &ty.def)), deps))
+            Ok((
+                Reply::json(&super::render::page(&page, &ty.def)),
+                deps,
+                None,
+            ))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))
@@ -140,6 +176,7 @@ impl DeliveryApi {
             Ok((
                 Reply::json(&entry(&row, &ty.def, &view, select.as_deref())),
                 deps,
+                Some(row.id.clone()),
             ))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;

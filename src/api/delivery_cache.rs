@@ -25,6 +25,8 @@ pub struct Cached {
     pub deps: Deps,
     pub etag: String,
     pub body: Arc<Vec<u8>>,
+    /// The entry a single-entry response shows (for its purge keys).
+    pub entry: Option<String>,
 }
 
 #[derive(Default)]

@@ -96,7 +96,12 @@ impl Reply {
             .headers()
             .get("if-none-match")
             .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| h.split(',').map(str::trim).any(|t| t == etag || t == "*"));
+            // Weak comparison (RFC 9110 §13.1.2): a cache may hand back `W/"…"`.
+            .is_some_and(|h| {
+                h.split(',')
+                    .map(|t| t.trim().trim_start_matches("W/"))
+                    .any(|t| t == etag || t == "*")
+            });
         let mut reply = if fresh {
             Reply {
                 body: None,

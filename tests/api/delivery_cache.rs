@@ -14,7 +14,8 @@ use crate::helpers::*;
 
 both_backends!(
     a_change_drops_only_what_it_changed,
-    no_response_outlives_a_schema_change
+    no_response_outlives_a_schema_change,
+    http_caching_for_cdns_and_apps
 );
 
 fn note_type(private_body: bool) -> Value {
@@ -165,4 +166,109 @@ async fn no_response_outlives_a_schema_change(backend: Backend) {
     for r in readers {
         let _ = r.await;
     }
+}
+
+/// ETags, 304s, `Cache-Control` from the settings, `Vary`, and the purge keys a CDN needs.
+async fn http_caching_for_cdns_and_apps(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.delivery_max_age_secs = 5;
+        s.delivery_s_maxage_secs = 120;
+        s.delivery_stale_while_revalidate_secs = 600;
+    })
+    .await;
+    app.create_type(note_type(false)).await;
+    app.grant("public", "note", "read").await;
+    let e = app.create_entry("note", json!({"title": "one"})).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    app.publish("note", &id).await;
+    let item = format!("/api/v1/content/note/{id}");
+    for (path, keys) in [
+        (item.clone(), format!("type:note entry:{id}")),
+        (
+            "/api/v1/content/note".to_string(),
+            "type:note list:note".to_string(),
+        ),
+    ] {
+        for cached in ["miss", "hit"] {
+            let resp = app
+                .req_as(None, Method::GET, &path)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(
+                header_value(&resp, "x-vellum-cache").as_deref(),
+                Some(cached)
+            );
+            assert_eq!(
+                header_value(&resp, "cache-control").as_deref(),
+                Some("public, max-age=5, s-maxage=120, stale-while-revalidate=600")
+            );
+            assert_eq!(
+                header_value(&resp, "vary").as_deref(),
+                Some("Authorization")
+            );
+            assert_eq!(header_value(&resp, "surrogate-key"), Some(keys.clone()));
+            assert_eq!(
+                header_value(&resp, "cache-tag"),
+                Some(keys.replace(' ', ","))
+            );
+            let etag = header_value(&resp, "etag").expect("etag");
+            assert!(
+                etag.starts_with('"') && etag.ends_with('"'),
+                "strong: {etag}"
+            );
+            // Revalidation, also with the weak form a cache may send back.
+            for sent in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}")] {
+                let resp = app
+                    .req_as(None, Method::GET, &path)
+                    .header("if-none-match", sent.as_str())
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{path} {sent}");
+                assert_eq!(header_value(&resp, "etag"), Some(etag.clone()));
+                assert_eq!(resp.bytes().await.expect("body").len(), 0);
+            }
+        }
+    }
+    // A credential's answers are its own.
+    let token = app.create_token("app", "public").await;
+    let secret = token["token"].as_str().expect("secret").to_string();
+    let resp = app
+        .req_as(Some(&secret), Method::GET, &item)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        header_value(&resp, "cache-control").as_deref(),
+        Some("private, no-cache")
+    );
+    // 304 only while unchanged: a publish changes the ETag.
+    let before = header_value(
+        &app.req_as(None, Method::GET, &item)
+            .send()
+            .await
+            .expect("get"),
+        "etag",
+    )
+    .expect("etag");
+    let (status, body) = send(
+        app.req(Method::PATCH, &format!("/api/v1/manage/entries/note/{id}"))
+            .json(&json!({"fields": {"title": "two"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.publish("note", &id).await;
+    let resp = app
+        .req_as(None, Method::GET, &item)
+        .header("if-none-match", before.as_str())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_ne!(header_value(&resp, "etag"), Some(before));
+    let (_, body) = read(resp).await;
+    assert_eq!(body["fields"]["title"], "two");
 }
