@@ -191,6 +191,7 @@ fn routes(
         services.authz.clone(),
     ));
     let doc_for_allow = doc.clone();
+    let server_timing = services.settings.server_timing;
     let limit = services.settings.max_body_bytes;
     let guarded = service
         .into_endpoint()
@@ -215,7 +216,9 @@ fn routes(
             ))
             .into_response()
         }))
-        .around(move |ep, req| api::middleware::request_id(ep, req, doc_for_allow.clone()))
+        .around(move |ep, req| {
+            api::middleware::request_id(ep, req, doc_for_allow.clone(), server_timing)
+        })
         .boxed()
 }
 

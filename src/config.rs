@@ -72,6 +72,11 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// How deep `populate` may nest (`author.company.country` is 3; default 3).
+    pub populate_max_depth: usize,
+    /// Answers carry `Server-Timing` with the request's database statements and time
+    /// (for development and load tests; default off).
+    pub server_timing: bool,
     /// `max-age` of anonymous delivery answers, in seconds: how long a browser may use
     /// one without asking again (default 0: it revalidates, cheaply, with its ETag).
     pub delivery_max_age_secs: u64,
@@ -141,6 +146,8 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            populate_max_depth: 3,
+            server_timing: false,
             delivery_max_age_secs: 0,
             delivery_s_maxage_secs: 30,
             delivery_stale_while_revalidate_secs: 60,

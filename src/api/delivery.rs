@@ -4,7 +4,7 @@ use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 
-use super::render::{body_etag, entry};
+use super::render::{body_etag, entry_with};
 use std::sync::Arc;
 
 use super::delivery_cache::{Cached, DeliveryCache};
@@ -139,7 +139,11 @@ impl DeliveryApi {
                     Surface::Delivery,
                 )
                 .await?;
-            let deps = self.cache.deps([type_id.as_str()], true, []);
+            let (mut ids, mut types) = (Vec::new(), vec![type_id.as_str()]);
+            if let Some(p) = &page.populated {
+                p.dependencies(&mut ids, &mut types);
+            }
+            let deps = self.cache.deps(types, true, ids);
             Ok((
                 Reply::json(&super::render::page(&page, &ty.def)),
                 deps,
@@ -165,19 +169,24 @@ impl DeliveryApi {
     ) -> ApiResult<Fresh<Entry>> {
         let principal = auth.principal();
         let render = async {
-            let (row, ty, select, view) = self
+            let one = self
                 .services
                 .content
                 .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
                 .await?;
-            let deps = self
-                .cache
-                .deps([type_id.as_str()], false, [row.id.as_str()]);
-            Ok((
-                Reply::json(&entry(&row, &ty.def, &view, select.as_deref())),
-                deps,
-                Some(row.id.clone()),
-            ))
+            let (mut ids, mut types) = (vec![one.row.id.as_str()], vec![type_id.as_str()]);
+            if let Some(p) = &one.populated {
+                p.dependencies(&mut ids, &mut types);
+            }
+            let deps = self.cache.deps(types, false, ids);
+            let body = entry_with(
+                &one.row,
+                &one.ty.def,
+                &one.view,
+                one.select.as_deref(),
+                one.populated.as_ref(),
+            );
+            Ok((Reply::json(&body), deps, Some(one.row.id.clone())))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))

@@ -160,21 +160,27 @@ impl EntriesApi {
         id: Path<String>,
         req: &Request,
     ) -> ApiResult<Fresh<Entry>> {
-        let (row, ty, view) = self.services.content.get(&auth.0, &type_id, &id).await?;
-        let (select, _) =
-            crate::domain::query::parse_get_params(&ty.def, &query_pairs(req), &view)?;
-        match select {
-            None => {
-                let etag = entry_etag(&row);
-                let reply = Reply::json(&entry(&row, &ty.def, &view, None));
-                Ok(Typed::wrap(reply.conditional(req, &etag)))
-            }
-            Some(select) => {
-                let reply = Reply::json(&entry(&row, &ty.def, &view, Some(&select)));
-                let etag = render::body_etag(reply.body_bytes());
-                Ok(Typed::wrap(reply.conditional(req, &etag)))
-            }
+        let one = self
+            .services
+            .content
+            .read_one(&auth.0, &type_id, &id, &query_pairs(req))
+            .await?;
+        if one.select.is_none() && one.populated.is_none() {
+            let etag = entry_etag(&one.row);
+            let reply = Reply::json(&entry(&one.row, &one.ty.def, &one.view, None));
+            return Ok(Typed::wrap(reply.conditional(req, &etag)));
         }
+        // A selection or related entries: the tag follows the bytes.
+        let body = render::entry_with(
+            &one.row,
+            &one.ty.def,
+            &one.view,
+            one.select.as_deref(),
+            one.populated.as_ref(),
+        );
+        let reply = Reply::json(&body);
+        let etag = render::body_etag(reply.body_bytes());
+        Ok(Typed::wrap(reply.conditional(req, &etag)))
     }
 
     /// Update an entry: the given fields change, a new version is recorded. Send the

@@ -29,6 +29,7 @@ pub async fn request_id<E: Endpoint>(
     next: E,
     req: Request,
     doc: Arc<DocSource>,
+    server_timing: bool,
 ) -> poem::Result<Response> {
     let incoming = req
         .headers()
@@ -45,7 +46,7 @@ pub async fn request_id<E: Endpoint>(
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     let path = req.uri().path().to_string();
-    async move {
+    let work = async move {
         let mut resp = match check_host(&req) {
             Err(e) => poem::error::ResponseError::as_response(&e),
             Ok(()) => match next.call(req).await {
@@ -63,18 +64,27 @@ pub async fn request_id<E: Endpoint>(
         }
         let status = resp.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let queries = crate::store::STATEMENTS.try_with(|n| n.get()).unwrap_or(0);
         if status >= 500 {
-            tracing::warn!(status, ms, "request failed");
+            tracing::warn!(status, ms, queries, "request failed");
         } else {
-            tracing::info!(status, ms, "request");
+            tracing::info!(status, ms, queries, "request");
+        }
+        if server_timing {
+            let value = format!("db;desc=\"{queries} queries\", total;dur={ms:.2}");
+            if let Ok(v) = poem::http::HeaderValue::from_str(&value) {
+                resp.headers_mut().insert("server-timing", v);
+            }
         }
         if let Ok(v) = poem::http::HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
         Ok(resp)
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    crate::store::STATEMENTS
+        .scope(std::cell::Cell::new(0), work)
+        .await
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`, and no request carries

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::openapi_doc::pascal;
 use super::openapi_filters::filter_ops;
 use super::openapi_types::{TypeView, shared_schemas, type_schemas};
+
 use crate::domain::schema::FieldDef;
 
 const LOCALE_PATTERN: &str = "^[A-Za-z0-9_-]{1,35}$";
@@ -19,7 +20,72 @@ fn list_params() -> Vec<Value> {
         json!({ "name": "limit", "in": "query", "required": false, "description": "Entries per page (default 20)", "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100 } }),
         json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page (same filter, sort and locale)", "schema": { "type": "string" } }),
         json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }),
+        populate_param(),
     ]
+}
+
+fn populate_param() -> Value {
+    json!({ "name": "populate", "in": "query", "required": false, "description": "Relation fields to expand into `populated`, comma-separated, nested with dots (`author,author.company`; at most 3 levels by default). Related entries you may not read, or not published, come back absent", "schema": { "type": "string", "maxLength": 1000 } })
+}
+
+/// `XPopulated` / `XManagedPopulated`: what `populate` adds to an entry, one property per
+/// relation field whose target this document shows (to-one: the entry or `null`; to-many:
+/// the list of those present), and the `populated` property on the entry schemas.
+fn add_populated(views: &[TypeView], names: &[(String, String)], out: &mut Map<String, Value>) {
+    let name_of = |api: &str| names.iter().find(|(a, _)| a == api).map(|(_, n)| n.clone());
+    for view in views {
+        let Some(name) = name_of(&view.def.api_id) else {
+            continue;
+        };
+        for (managed, suffix) in [(false, ""), (true, "Managed")] {
+            let readable = if managed { &view.manage } else { &view.deliver };
+            let Some(readable) = readable else {
+                continue;
+            };
+            let mut props = Map::new();
+            for f in view.def.fields.iter().filter(|f| {
+                f.ty == crate::domain::schema::FieldType::Relation
+                    && readable.contains(&f.name)
+                    && (managed || !f.private)
+            }) {
+                let target = f.target.as_deref().unwrap_or_default();
+                let Some(target_view) = views.iter().find(|v| v.def.api_id == target) else {
+                    continue;
+                };
+                let shown = if managed {
+                    target_view.manage.is_some()
+                } else {
+                    target_view.deliver.is_some()
+                };
+                let Some(target_name) = name_of(target).filter(|_| shown) else {
+                    continue;
+                };
+                let target_ref =
+                    json!({ "$ref": format!("#/components/schemas/{target_name}{suffix}") });
+                let schema = if f.many {
+                    json!({ "type": "array", "items": target_ref })
+                } else {
+                    json!({ "allOf": [target_ref], "nullable": true })
+                };
+                props.insert(f.name.clone(), schema);
+            }
+            if props.is_empty() {
+                continue;
+            }
+            let mut schema_name = format!("{name}{suffix}Populated");
+            if out.contains_key(&schema_name) {
+                schema_name = format!("{schema_name}Relations");
+            }
+            out.insert(
+                schema_name.clone(),
+                json!({ "type": "object", "description": "Related entries asked for with `populate`", "properties": props }),
+            );
+            if let Some(entry) = out.get_mut(&format!("{name}{suffix}")) {
+                entry["properties"]["populated"] =
+                    json!({ "$ref": format!("#/components/schemas/{schema_name}") });
+            }
+        }
+    }
 }
 
 /// `filter[field][op]` for each filterable field the caller may read, and the entry
@@ -208,6 +274,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
     let mut new_schemas = Map::new();
     let mut new_paths = Map::new();
     let mut tags = Vec::new();
+    let mut names: Vec<(String, String)> = Vec::new();
     if !views.is_empty() {
         shared_schemas(&mut new_schemas);
     }
@@ -227,6 +294,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             name = format!("{name}Entry");
         }
         type_schemas(view, &name, &mut new_schemas);
+        names.push((ty.api_id.clone(), name.clone()));
         let tag = ty.name.clone();
         tags.push(json!({ "name": tag, "description": format!("Content type `{}`", ty.api_id) }));
         let api = &ty.api_id;
@@ -243,7 +311,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             }));
             new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
                 "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
-                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }), if_none_match.clone()],
+                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }), populate_param(), if_none_match.clone()],
                     body: None, success: vec![ok("The published entry", &name, 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
             }));
             new_paths.insert(format!("/api/v1/query/{api}"), json!({
@@ -296,7 +364,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
                     id: format!("getManaged{name}"),
                     summary: format!("Get a {} entry's draft", ty.name),
                     tag: &tag,
-                    params: vec![id_param("id", "Entry id"), if_none_match],
+                    params: vec![id_param("id", "Entry id"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), populate_param(), if_none_match],
                     body: None,
                     success: vec![
                         ok("The entry", &format!("{name}Managed"), 200),
@@ -353,6 +421,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             );
         }
     }
+    add_populated(views, &names, &mut new_schemas);
     if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
         schemas.extend(new_schemas);
     }

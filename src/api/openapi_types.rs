@@ -502,7 +502,8 @@ pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Va
                 "fields": { "type": "array", "nullable": true, "items": { "type": "string", "enum": selectable }, "description": "Fields to return (default: all you may read)" },
                 "limit": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "nullable": true, "description": "Entries per page (default 20)" },
                 "cursor": { "type": "string", "nullable": true, "description": "The `next_cursor` of the previous page (same filter, sort and locale)" },
-                "locale": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$", "nullable": true }
+                "locale": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$", "nullable": true },
+                "populate": { "type": "string", "maxLength": 1000, "nullable": true, "description": "Relation fields to expand into `populated` (`author,author.company`)" }
             }
         }),
     );

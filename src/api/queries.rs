@@ -49,6 +49,9 @@ pub struct EntryQuery {
     pub cursor: Option<Text>,
     #[oai(validator(max_length = 35))]
     pub locale: Option<Text>,
+    /// Relation fields to expand into `populated` (`author,author.company`).
+    #[oai(validator(max_length = 1000))]
+    pub populate: Option<Text>,
 }
 
 impl EntryQuery {
@@ -70,6 +73,9 @@ impl EntryQuery {
         }
         if let Some(l) = &self.locale {
             out.push(("locale".into(), l.to_string()));
+        }
+        if let Some(p) = &self.populate {
+            out.push(("populate".into(), p.to_string()));
         }
         out
     }

@@ -11,12 +11,70 @@ use crate::domain::fmt_ts;
 use crate::domain::query::Surface;
 use crate::domain::schema::ContentTypeDef;
 use crate::services::content::Page;
+use crate::services::content::populate::Populated;
 use crate::store::entries::{EntryRow, VersionRow};
 
 /// An entry as clients see it. Delivery shows the published version without private
 /// fields and without the internal owner; management shows the working draft. Fields
 /// the caller may not read are left out entirely.
 pub fn entry(
+    row: &EntryRow,
+    ty: &ContentTypeDef,
+    vis: &Visibility,
+    select: Option<&[String]>,
+) -> Value {
+    entry_with(row, ty, vis, select, None)
+}
+
+/// [`entry`], plus `"populated"`: for each populated relation field the caller may read
+/// (and selected), the related entry (`null` when absent) or the list of those present,
+/// in the order the field holds them, each rendered the same way.
+pub fn entry_with(
+    row: &EntryRow,
+    ty: &ContentTypeDef,
+    vis: &Visibility,
+    select: Option<&[String]>,
+    populated: Option<&Populated>,
+) -> Value {
+    let mut out = plain_entry(row, ty, vis, select);
+    if let Some(populated) = populated {
+        let data = match vis.surface {
+            Surface::Delivery => row.published.as_ref().unwrap_or(&Value::Null),
+            Surface::Manage => &row.draft,
+        };
+        let mut map = Map::new();
+        for (name, level) in &populated.0 {
+            let readable = ty.field(name).is_some_and(|f| vis.can_read(f))
+                && select.is_none_or(|s| s.contains(name));
+            if !readable {
+                continue;
+            }
+            let render = |id: &str| {
+                level
+                    .found
+                    .get(id)
+                    .map(|(r, v)| entry_with(r, &level.ty.def, v, None, Some(&level.nested)))
+            };
+            let value = match data.get(name) {
+                Some(Value::Array(ids)) => Value::Array(
+                    ids.iter()
+                        .filter_map(|id| id.as_str().and_then(render))
+                        .collect(),
+                ),
+                Some(Value::String(id)) => render(id).unwrap_or(Value::Null),
+                _ if level.many => Value::Array(Vec::new()),
+                _ => Value::Null,
+            };
+            map.insert(name.clone(), value);
+        }
+        if let Value::Object(o) = &mut out {
+            o.insert("populated".into(), Value::Object(map));
+        }
+    }
+    out
+}
+
+fn plain_entry(
     row: &EntryRow,
     ty: &ContentTypeDef,
     vis: &Visibility,
@@ -73,7 +131,7 @@ pub fn page(page: &Page, ty: &ContentTypeDef) -> Value {
         .items
         .iter()
         .zip(&page.views)
-        .map(|(r, view)| entry(r, ty, view, page.fields.as_deref()))
+        .map(|(r, view)| entry_with(r, ty, view, page.fields.as_deref(), page.populated.as_ref()))
         .collect();
     json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total })
 }

@@ -119,6 +119,39 @@ pub async fn get_published(
     q.fetch_one(c).await?.as_ref().map(from_row).transpose()
 }
 
+/// Entries of a type by id, in one statement: the published ones for delivery
+/// (`published_only`, without the draft), all of them with their drafts otherwise. Ids
+/// that match nothing are simply absent from the answer.
+pub async fn get_many(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    ids: &[&str],
+    published_only: bool,
+) -> Result<Vec<EntryRow>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, !published_only)
+    ))
+    .bind(type_id)
+    .push(" AND e.id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*id);
+    }
+    q.push(")");
+    if published_only {
+        q.push(" AND e.published_version IS NOT NULL");
+    }
+    q.fetch_all(c).await?.iter().map(from_row).collect()
+}
+
 pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
     let mut q = Sql::new(c.get_database_backend());
     q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")

@@ -209,6 +209,7 @@ impl Store {
         if self.backend != DbBackend::Sqlite {
             return q.fetch_all(&self.scans).await;
         }
+        count_statement();
         let deadline = std::time::Instant::now() + self.scan_timeout;
         let sqlx_err = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("bounded read: {e}"));
         let mut conn = self
@@ -327,6 +328,16 @@ impl Store {
     }
 }
 
+tokio::task_local! {
+    /// Statements run by the current request (set up by the request middleware), for the
+    /// access log and `Server-Timing`.
+    pub static STATEMENTS: std::cell::Cell<u32>;
+}
+
+fn count_statement() {
+    let _ = STATEMENTS.try_with(|n| n.set(n.get().saturating_add(1)));
+}
+
 /// Raw SQL with placeholders for the backend (`?` on SQLite, `$n` on PostgreSQL).
 pub struct Sql {
     backend: DbBackend,
@@ -405,14 +416,17 @@ impl Sql {
     }
 
     pub async fn execute(self, c: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        count_statement();
         Ok(c.execute_raw(self.build()).await?.rows_affected())
     }
 
     pub async fn fetch_all(self, c: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> {
+        count_statement();
         c.query_all_raw(self.build()).await
     }
 
     pub async fn fetch_one(self, c: &impl ConnectionTrait) -> Result<Option<QueryResult>, DbErr> {
+        count_statement();
         c.query_one_raw(self.build()).await
     }
 }

@@ -68,6 +68,7 @@ fn query() -> ListQuery {
         limit: 20,
         cursor: None,
         locale: None,
+        populate: None,
     }
 }
 

@@ -21,6 +21,7 @@ mod login_hardening;
 mod nodes;
 mod openapi;
 mod ops;
+mod populate;
 mod queries;
 mod rate_limits;
 mod schedule;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 mod filter;
+pub mod populate;
 
 use filter::{Tree, bracket_path, count_condition, json_tree, to_filter};
 
@@ -189,6 +190,16 @@ pub struct ListQuery {
     pub limit: u64,
     pub cursor: Option<Cursor>,
     pub locale: Option<String>,
+    /// `populate` as sent (checked by the content service, which knows the targets).
+    pub populate: Option<String>,
+}
+
+/// Parameters of a single-entry read.
+#[derive(Debug, Default)]
+pub struct GetParams {
+    pub fields: Option<Vec<String>>,
+    pub locale: Option<String>,
+    pub populate: Option<String>,
 }
 
 fn bad(code: Code, msg: impl Into<String>) -> ApiError {
@@ -200,17 +211,17 @@ pub fn parse_get_params(
     ty: &ContentTypeDef,
     params: &[(String, String)],
     vis: &Visibility,
-) -> Result<(Option<Vec<String>>, Option<String>), ApiError> {
-    let mut fields = None;
-    let mut locale = None;
+) -> Result<GetParams, ApiError> {
+    let mut out = GetParams::default();
     for (k, v) in params {
         match k.as_str() {
-            "fields" => fields = Some(parse_fields(ty, v, vis)?),
-            "locale" => locale = Some(parse_locale(v)?),
-            _ => return Err(unknown_param(k, "`fields`, `locale`")),
+            "fields" => out.fields = Some(parse_fields(ty, v, vis)?),
+            "locale" => out.locale = Some(parse_locale(v)?),
+            "populate" => out.populate = Some(v.clone()),
+            _ => return Err(unknown_param(k, "`fields`, `locale`, `populate`")),
         }
     }
-    Ok((fields, locale))
+    Ok(out)
 }
 
 fn unknown_param(k: &str, known: &str) -> ApiError {
@@ -247,6 +258,7 @@ pub fn parse_list(
         limit: DEFAULT_LIMIT,
         cursor: None,
         locale: None,
+        populate: None,
     };
     let mut tree = Tree::default();
     let mut conditions = 0usize;
@@ -302,10 +314,11 @@ pub fn parse_list(
             }
             "cursor" => raw_cursor = Some(v.clone()),
             "locale" => q.locale = Some(parse_locale(v)?),
+            "populate" => q.populate = Some(v.clone()),
             _ => {
                 return Err(unknown_param(
                     k,
-                    "`filter[…]`, `sort`, `fields`, `limit`, `cursor`, `locale`",
+                    "`filter[…]`, `sort`, `fields`, `limit`, `cursor`, `locale`, `populate`",
                 ));
             }
         }

@@ -5,12 +5,14 @@
 
 mod comments;
 mod history;
+pub mod populate;
 mod reads;
 mod schedule;
 mod trash;
 mod workflow;
 
 pub use comments::CommentPatch;
+pub use reads::Single;
 pub use trash::Trashed;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct Page {
     pub next_cursor: Option<String>,
     pub total: i64,
     pub fields: Option<Vec<String>>,
+    /// Related entries, when the list asked for `populate`.
+    pub populated: Option<populate::Populated>,
 }
 
 #[derive(Clone)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::populate::Populated;
 use super::{ContentService, Page, not_found, owns};
 use crate::authz::{Grant, Principal};
 use crate::domain::access::Visibility;
@@ -82,6 +83,20 @@ impl ContentService {
             .then(|| principal.user_id().unwrap_or_default());
         let scan = query::needs_scan(&q, &ty.def);
         let mut page = self.page(type_id, &q, surface, owner, scan).await?;
+        let rows: Vec<&EntryRow> = page.items.iter().collect();
+        page.populated = self
+            .populate(
+                principal,
+                surface,
+                &ty.def,
+                &Visibility {
+                    surface,
+                    fields: grant.own.clone(),
+                },
+                q.populate.as_deref(),
+                &rows,
+            )
+            .await?;
         let own = if grant.own == shared.fields {
             shared.clone()
         } else {
@@ -182,12 +197,43 @@ impl ContentService {
             next_cursor,
             total,
             fields: q.fields.clone(),
+            populated: None,
         })
     }
 
     /// The access check of a delivery read, for callers that may answer from a cache.
     pub fn authorize_read(&self, principal: &Principal, type_id: &str) -> ApiResult<Grant> {
         self.authz.check(principal, type_id, "read")
+    }
+
+    /// Management: one entry's draft as `get`, with the read parameters (`fields`,
+    /// `populate`) applied.
+    pub async fn read_one(
+        &self,
+        principal: &Principal,
+        type_id: &str,
+        id: &str,
+        params: &[(String, String)],
+    ) -> ApiResult<Single> {
+        let (row, ty, view) = self.get(principal, type_id, id).await?;
+        let p = query::parse_get_params(&ty.def, params, &view)?;
+        let populated = self
+            .populate(
+                principal,
+                Surface::Manage,
+                &ty.def,
+                &view,
+                p.populate.as_deref(),
+                &[&row],
+            )
+            .await?;
+        Ok(Single {
+            row,
+            ty,
+            select: p.fields,
+            view,
+            populated,
+        })
     }
 
     /// Delivery: one published entry by id or slug, with the selected fields.
@@ -197,14 +243,14 @@ impl ContentService {
         type_id: &str,
         id_or_slug: &str,
         params: &[(String, String)],
-    ) -> ApiResult<(EntryRow, Arc<TypeRow>, Option<Vec<String>>, Visibility)> {
+    ) -> ApiResult<Single> {
         let grant = self.authz.check(principal, type_id, "read")?;
         let ty = self.types.get(type_id)?;
         let widest = Visibility {
             surface: Surface::Delivery,
             fields: grant.own.clone(),
         };
-        let (select, locale) = query::parse_get_params(&ty.def, params, &widest)?;
+        let p = query::parse_get_params(&ty.def, params, &widest)?;
         let key = if uuid::Uuid::parse_str(id_or_slug).is_ok() {
             Some(entries::PublishedKey::Id(id_or_slug))
         } else if slug::is_slug(id_or_slug) {
@@ -214,7 +260,7 @@ impl ContentService {
         };
         let row = match key {
             Some(key) => {
-                entries::get_published(self.store.db(), type_id, key, locale.as_deref()).await?
+                entries::get_published(self.store.db(), type_id, key, p.locale.as_deref()).await?
             }
             None => None,
         };
@@ -228,11 +274,36 @@ impl ContentService {
             surface: Surface::Delivery,
             fields: fields.clone(),
         };
-        if let Some(name) = select.iter().flatten().find(|n| !view.fields.contains(n)) {
+        if let Some(name) = p.fields.iter().flatten().find(|n| !view.fields.contains(n)) {
             return Err(query::unreadable(name, "selection"));
         }
-        Ok((row, ty, select, view))
+        let populated = self
+            .populate(
+                principal,
+                Surface::Delivery,
+                &ty.def,
+                &view,
+                p.populate.as_deref(),
+                &[&row],
+            )
+            .await?;
+        Ok(Single {
+            row,
+            ty,
+            select: p.fields,
+            view,
+            populated,
+        })
     }
+}
+
+/// One entry as a read answers it.
+pub struct Single {
+    pub row: EntryRow,
+    pub ty: Arc<TypeRow>,
+    pub select: Option<Vec<String>>,
+    pub view: Visibility,
+    pub populated: Option<Populated>,
 }
 
 /// The value a row has for a sort key, as stored in a cursor.
