@@ -72,6 +72,11 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// Seconds events are kept in the log (default 90 days; 0: forever). Sync cursors
+    /// older than what is kept get 410 and sync again from the start.
+    pub event_retention_secs: u64,
+    /// How often old events are pruned, in seconds (default 3600).
+    pub event_sweep_interval_secs: u64,
     /// How deep `populate` may nest (`author.company.country` is 3; default 3).
     pub populate_max_depth: usize,
     /// Answers carry `Server-Timing` with the request's database statements and time
@@ -146,6 +151,8 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            event_retention_secs: 90 * 24 * 3600,
+            event_sweep_interval_secs: 3600,
             populate_max_depth: 3,
             server_timing: false,
             delivery_max_age_secs: 0,

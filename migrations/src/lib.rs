@@ -14,6 +14,7 @@ mod m0007_comments;
 mod m0008_totp;
 mod m0009_published_slug;
 mod m0010_scoped_field_indexes;
+mod m0011_sync_index;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_totp::Migration),
             Box::new(m0009_published_slug::Migration),
             Box::new(m0010_scoped_field_indexes::Migration),
+            Box::new(m0011_sync_index::Migration),
         ]
     }
 }

@@ -25,6 +25,7 @@ pub mod parse_messages;
 pub mod queries;
 pub mod rate_limit;
 pub mod render;
+pub mod sync;
 pub mod trash;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode};

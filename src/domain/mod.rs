@@ -6,6 +6,7 @@ pub mod diff;
 pub mod query;
 pub mod schema;
 pub mod slug;
+pub mod sync;
 pub mod validate;
 pub mod workflow;
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod content;
 pub mod follower;
 pub mod schema;
+pub mod sync;
 pub mod token_usage;
 
 use std::collections::HashMap;
@@ -86,6 +87,7 @@ pub struct Services {
     pub auth: auth::AuthService,
     pub admin: admin::AdminService,
     pub follower: Arc<follower::Follower>,
+    pub sync: sync::SyncService,
 }
 
 impl Services {
@@ -100,6 +102,13 @@ impl Services {
         let follower =
             follower::Follower::new(store.clone(), types.clone(), authz.clone(), applied);
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
+        let sync = sync::SyncService::new(
+            store.clone(),
+            authz.clone(),
+            types.clone(),
+            settings.clone(),
+        )
+        .await?;
         Ok(Services {
             schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
             content: content::ContentService::new(
@@ -116,6 +125,7 @@ impl Services {
             ),
             auth,
             follower,
+            sync,
             settings,
             store,
             authz,
@@ -139,7 +149,8 @@ impl Services {
                 .usage
                 .run(std::time::Duration::from_secs(30), stop.clone()),
             self.content.run_scheduler(stop.clone()),
-            self.content.run_trash_sweeper(stop),
+            self.content.run_trash_sweeper(stop.clone()),
+            self.sync.run_event_sweeper(stop),
         );
     }
 }

@@ -152,6 +152,66 @@ pub async fn get_many(
     q.fetch_all(c).await?.iter().map(from_row).collect()
 }
 
+/// Published entries in (type, id) order after `after`, for the sync API: of the types in
+/// `any` whoever owns them, of the types in `own` only `owner`'s, optionally of one
+/// locale. Never reads drafts.
+pub async fn published_page(
+    c: &impl ConnectionTrait,
+    any: &[&str],
+    own: &[&str],
+    owner: Option<&str>,
+    locale: Option<&str>,
+    after: Option<(&str, &str)>,
+    limit: u64,
+) -> Result<Vec<EntryRow>, DbErr> {
+    let own = if owner.is_some() { own } else { &[] };
+    if any.is_empty() && own.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.published_version IS NOT NULL AND (",
+        cols(backend, false)
+    ));
+    let list = |q: &mut Sql, types: &[&str]| {
+        q.push("e.type_id IN (");
+        for (i, t) in types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*t);
+        }
+        q.push(")");
+    };
+    if !any.is_empty() {
+        list(&mut q, any);
+    }
+    if let (false, Some(owner)) = (own.is_empty(), owner) {
+        if !any.is_empty() {
+            q.push(" OR ");
+        }
+        q.push("(");
+        list(&mut q, own);
+        q.push(" AND e.owner = ").bind(owner).push(")");
+    }
+    q.push(")");
+    if let Some(locale) = locale {
+        q.push(" AND e.locale = ").bind(locale);
+    }
+    if let Some((t, id)) = after {
+        // A row comparison: both planners seek with it on (type_id, id).
+        q.push(" AND (e.type_id, e.id) > (")
+            .bind(t)
+            .push(", ")
+            .bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY e.type_id, e.id LIMIT ")
+        .bind(limit as i64);
+    q.fetch_all(c).await?.iter().map(from_row).collect()
+}
+
 pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
     let mut q = Sql::new(c.get_database_backend());
     q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")

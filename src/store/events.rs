@@ -114,12 +114,54 @@ pub async fn list_after(
         .collect()
 }
 
-/// The newest sequence number (0 for an empty log).
+/// The newest sequence number (0 for a log that never had an event; a log pruned empty
+/// still remembers how far it went).
 pub async fn last_seq(c: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let mut q = Sql::new(c.get_database_backend());
     q.push("SELECT COALESCE(MAX(seq), 0) AS n FROM events");
-    match q.fetch_one(c).await? {
-        Some(r) => get(&r, "n"),
-        None => Ok(0),
+    let newest: i64 = match q.fetch_one(c).await? {
+        Some(r) => get(&r, "n")?,
+        None => 0,
+    };
+    if newest > 0 {
+        return Ok(newest);
     }
+    pruned_through(c).await
+}
+
+/// The setting that records the newest sequence number pruned from the log.
+const PRUNED_THROUGH: &str = "events_pruned_through";
+
+/// Everything up to this sequence number may be gone from the log (0: nothing pruned).
+pub async fn pruned_through(c: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(super::auth::get_setting(c, PRUNED_THROUGH)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Deletes events older than `before` and records how far the log now starts. Run
+/// inside a write transaction (the watermark and the deletion move together).
+pub async fn prune(c: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("SELECT COALESCE(MAX(seq), 0) AS n FROM events WHERE created_at < ")
+        .bind_ts(before);
+    let through: i64 = match q.fetch_one(c).await? {
+        Some(r) => get(&r, "n")?,
+        None => 0,
+    };
+    if through == 0 {
+        return Ok(0);
+    }
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("DELETE FROM events WHERE seq <= ").bind(through);
+    let n = q.execute(c).await?;
+    let mut q = Sql::new(c.get_database_backend());
+    q.push("INSERT INTO settings (key, value) VALUES (")
+        .bind(PRUNED_THROUGH)
+        .push(", ")
+        .bind(through.to_string())
+        .push(") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    q.execute(c).await?;
+    Ok(n)
 }

@@ -26,6 +26,7 @@ mod queries;
 mod rate_limits;
 mod schedule;
 mod schema_changes;
+mod sync;
 mod tools;
 mod totp;
 mod trash;

@@ -827,8 +827,16 @@ pub(crate) fn entry_event(
     kind: &'static str,
     row: &EntryRow,
     principal: &Principal,
-    payload: Value,
+    mut payload: Value,
 ) -> NewEvent {
+    // Every entry event says whose entry it was and whether it was live, so a follower
+    // (sync) can tell who may have seen it without the row, which may be gone.
+    if let Value::Object(map) = &mut payload {
+        map.entry("owner")
+            .or_insert_with(|| serde_json::json!(row.owner));
+        map.entry("status")
+            .or_insert_with(|| serde_json::json!(row.status));
+    }
     NewEvent {
         kind,
         resource: "entry",
