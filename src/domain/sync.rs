@@ -41,6 +41,12 @@ pub struct Refresh {
     pub after: Option<(String, String)>,
 }
 
+/// Where the initial pages stand: the last (type, id) sent, none yet at the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Initial {
+    pub after: Option<(String, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncCursor {
     pub v: u8,
@@ -52,8 +58,8 @@ pub struct SyncCursor {
     pub types: Option<Vec<String>>,
     pub locale: Option<String>,
     pub grants: BTreeMap<String, TypeGrant>,
-    /// `Some` while the initial pages are being sent: the last (type, id) sent.
-    pub initial: Option<Option<(String, String)>>,
+    /// `Some` while the initial pages are being sent.
+    pub initial: Option<Initial>,
     pub refresh: Option<Refresh>,
 }
 
@@ -77,7 +83,7 @@ impl SyncCursor {
             types,
             locale,
             grants: BTreeMap::new(),
-            initial: Some(None),
+            initial: Some(Initial { after: None }),
             refresh: None,
         }
     }

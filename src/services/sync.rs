@@ -23,7 +23,7 @@ use crate::authz::{Authz, Grant, Principal};
 use crate::config::Settings;
 use crate::domain::access::Visibility;
 use crate::domain::query::Surface;
-use crate::domain::sync::{Refresh, SyncCursor, TypeGrant};
+use crate::domain::sync::{Initial, Refresh, SyncCursor, TypeGrant};
 use crate::error::{ApiError, ApiResult, Code, clip};
 use crate::store::Store;
 use crate::store::content_types::TypeRow;
@@ -324,7 +324,8 @@ impl SyncService {
                     );
                 }
             }
-            if !changed.is_empty() && cursor.initial != Some(None) {
+            let just_started = cursor.initial.as_ref().is_some_and(|i| i.after.is_none());
+            if !changed.is_empty() && !just_started {
                 cursor.refresh = Some(Refresh {
                     types: changed,
                     before: cursor.grants.clone(),
@@ -377,7 +378,7 @@ impl SyncService {
             };
             return self.finish(cursor, ops, true);
         }
-        if let Some(after) = cursor.initial.clone() {
+        if let Some(Initial { after }) = cursor.initial.clone() {
             let (any, own): (Vec<&str>, Vec<&str>) = {
                 let mut any = Vec::new();
                 let mut own = Vec::new();
@@ -409,7 +410,7 @@ impl SyncService {
                     ops.push(op);
                 }
             }
-            cursor.initial = if more { Some(last) } else { None };
+            cursor.initial = more.then_some(Initial { after: last });
             let has_more = more || events::last_seq(self.store.db()).await? > cursor.seq;
             return self.finish(cursor, ops, has_more);
         }
