@@ -72,6 +72,13 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// Events a live stream (`/api/v1/events`) may fall behind before it is dropped
+    /// (default 1024).
+    pub live_buffer: usize,
+    /// Seconds between keep-alive comments on live streams (default 15).
+    pub live_heartbeat_secs: u64,
+    /// Seconds between checks that a live stream's credential still holds (default 5).
+    pub live_recheck_secs: u64,
     /// Seconds events are kept in the log (default 90 days; 0: forever). Sync cursors
     /// older than what is kept get 410 and sync again from the start.
     pub event_retention_secs: u64,
@@ -151,6 +158,9 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            live_buffer: 1024,
+            live_heartbeat_secs: 15,
+            live_recheck_secs: 5,
             event_retention_secs: 90 * 24 * 3600,
             event_sweep_interval_secs: 3600,
             populate_max_depth: 3,

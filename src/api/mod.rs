@@ -14,6 +14,7 @@ pub mod delivery_cache;
 pub mod dto;
 pub mod entries;
 pub mod input_check;
+pub mod live;
 pub mod middleware;
 pub mod openapi_doc;
 pub mod openapi_filters;

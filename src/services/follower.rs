@@ -33,8 +33,6 @@ const ENTRY_SLOTS: usize = 16384;
 const TYPE_SLOTS: usize = 1024;
 /// Events read per query while catching up.
 const BATCH: u64 = 500;
-/// Events kept for live subscribers that have not read them yet.
-const LIVE_BUFFER: usize = 1024;
 
 fn slot(key: &str, n: usize) -> u32 {
     // FNV-1a: cheap on short keys, and good enough to spread ids and api ids.
@@ -179,14 +177,20 @@ pub struct Follower {
 impl Follower {
     /// A follower that has applied everything up to `applied` (read before the caches it
     /// refreshes were loaded, so nothing after it can be missing from them).
-    pub fn new(store: Store, types: TypeCache, authz: Authz, applied: i64) -> Arc<Follower> {
+    pub fn new(
+        store: Store,
+        types: TypeCache,
+        authz: Authz,
+        applied: i64,
+        live_buffer: usize,
+    ) -> Arc<Follower> {
         let follower = Arc::new(Follower {
             store: store.clone(),
             types,
             authz,
             freshness: Freshness::new(applied),
             running: tokio::sync::Mutex::new(()),
-            live: broadcast::channel(LIVE_BUFFER).0,
+            live: broadcast::channel(live_buffer).0,
             wake: tokio::sync::Notify::new(),
         });
         let weak = Arc::downgrade(&follower);

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod content;
 pub mod follower;
+pub mod live;
 pub mod schema;
 pub mod sync;
 pub mod token_usage;
@@ -99,8 +100,13 @@ impl Services {
         let types = TypeCache::load(&store)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let follower =
-            follower::Follower::new(store.clone(), types.clone(), authz.clone(), applied);
+        let follower = follower::Follower::new(
+            store.clone(),
+            types.clone(),
+            authz.clone(),
+            applied,
+            settings.live_buffer.max(1),
+        );
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
         let sync = sync::SyncService::new(
             store.clone(),

@@ -17,6 +17,7 @@ mod delivery_slugs;
 mod edge;
 mod field_indexes;
 mod grants;
+mod live;
 mod login_hardening;
 mod nodes;
 mod openapi;

@@ -125,9 +125,38 @@ async fn a_write_on_one_node_is_served_by_the_other_within_a_second() {
             assert_eq!(status, StatusCode::OK, "{body}");
         }
     };
+    // B's live stream and B's sync, opened before the publish.
+    let mut sse_b = crate::live::Sse::from(client.get(format!("{}/api/v1/events", b.url))).await;
+    let (status, body) = send(client.get(format!("{}/api/v1/sync", b.url))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"], json!([]), "nothing published yet");
+    let sync_cursor = body["next_cursor"].as_str().expect("cursor").to_string();
+    let published = Instant::now();
     publish(id.clone()).await;
     within_a_second("a publish on A", || async {
         get_b().await.0 == StatusCode::OK
+    })
+    .await;
+    let (_, event, data) = sse_b
+        .next(Duration::from_secs(5))
+        .await
+        .expect("B streams A's publish");
+    assert!(
+        published.elapsed() < Duration::from_secs(1),
+        "B's stream took {:?}",
+        published.elapsed()
+    );
+    assert_eq!(
+        (event.as_str(), data["id"].as_str()),
+        ("entry.published", Some(id.as_str()))
+    );
+    within_a_second("a publish on A, through B's sync", || async {
+        let (status, body) =
+            send(client.get(format!("{}/api/v1/sync?cursor={sync_cursor}", b.url))).await;
+        status == StatusCode::OK
+            && body["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["entry"]["id"] == id.as_str()))
     })
     .await;
     // B now answers from its cache...
