@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 
 use super::Store;
-use super::query::{Group, ListSpec, list_page_sql};
+use super::query::{Group, ListSpec, Seek, list_page_sql};
 use crate::domain::query::{ListQuery, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::{ContentTypeDef, FieldType};
 
@@ -73,7 +73,7 @@ fn query() -> ListQuery {
 }
 
 /// The plan of the statement for a page deep into `sort=-rating` / `sort=rating`.
-async fn plan(store: &Store, desc: bool, group: Group, cursor: Option<i64>) -> String {
+async fn plan(store: &Store, desc: bool, group: Group, seek: Seek, cursor: Option<i64>) -> String {
     let q = query();
     let sort = [SortKey {
         target: Target::Field {
@@ -90,7 +90,7 @@ async fn plan(store: &Store, desc: bool, group: Group, cursor: Option<i64>) -> S
         sort: &sort,
         after: Some((vec![cursor.map(Scalar::Int)], "00001500".into())),
     };
-    let sql = list_page_sql(store.backend(), &spec, group, true, 21);
+    let sql = list_page_sql(store.backend(), &spec, group, seek, 21);
     let backend = store.backend();
     let explain = match backend {
         DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", sql.text),
@@ -128,14 +128,27 @@ async fn plan(store: &Store, desc: bool, group: Group, cursor: Option<i64>) -> S
 }
 
 async fn check(store: &Store) {
-    for (desc, group, cursor) in [
-        (true, Group::Values, Some(500)),
-        (false, Group::Values, Some(500)),
-        (true, Group::Nulls, None),
-        (false, Group::Nulls, None),
-    ] {
-        let plan = plan(store, desc, group, cursor).await;
-        let what = format!("desc={desc} {group:?} cursor={cursor:?}:\n{plan}");
+    let sqlite = store.backend() == DbBackend::Sqlite;
+    let cases: Vec<(bool, Group, Seek, Option<i64>)> = if sqlite {
+        vec![
+            (true, Group::Values, Seek::Ties, Some(500)),
+            (true, Group::Values, Seek::Past, Some(500)),
+            (false, Group::Values, Seek::Ties, Some(500)),
+            (false, Group::Values, Seek::Past, Some(500)),
+            (true, Group::Nulls, Seek::Whole, None),
+            (false, Group::Nulls, Seek::Whole, None),
+        ]
+    } else {
+        vec![
+            (true, Group::Values, Seek::Whole, Some(500)),
+            (false, Group::Values, Seek::Whole, Some(500)),
+            (true, Group::Nulls, Seek::Whole, None),
+            (false, Group::Nulls, Seek::Whole, None),
+        ]
+    };
+    for (desc, group, seek, cursor) in cases {
+        let plan = plan(store, desc, group, seek, cursor).await;
+        let what = format!("desc={desc} {group:?} {seek:?} cursor={cursor:?}:\n{plan}");
         match store.backend() {
             DbBackend::Sqlite => {
                 assert!(plan.contains("USING INDEX ixf_"), "no field index: {what}");

@@ -250,14 +250,42 @@ pub(super) enum Group {
     Nulls,
 }
 
-/// The groups of a page in the order they are read: the one the cursor is in (or the
-/// first), then, without a cursor, the next one if the page is not full yet.
-fn groups(spec: &ListSpec<'_>) -> Vec<(Group, bool)> {
+/// How a statement uses the cursor.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Seek {
+    /// From the start of its group.
+    Start,
+    /// Everything after the cursor, in one statement.
+    Whole,
+    /// The cursor's ties: the same key, a later id (one sort key only).
+    Ties,
+    /// Strictly past the cursor's key (one sort key only).
+    Past,
+}
+
+/// The statements of a page in the order they are read: the group the cursor is in (or
+/// the first), then, if the page is not full yet, the next group from its start. On
+/// SQLite a single-key cursor is read as its ties and then what lies past them: SQLite
+/// cannot seek an expression index with a row comparison `(x, id) < (v, id0)`, and a
+/// range on `x` alone would read every tie before the cursor (a key with five values
+/// has ties the size of a fifth of the type). PostgreSQL seeks the row comparison.
+pub(super) fn groups(spec: &ListSpec<'_>, backend: DbBackend) -> Vec<(Group, Seek)> {
     let Some(lead) = spec.sort.first() else {
-        return vec![(Group::All, true)];
+        return vec![(Group::All, Seek::Whole)];
+    };
+    let at_value = spec
+        .after
+        .as_ref()
+        .is_some_and(|(values, _)| values.first().is_some_and(Option::is_some));
+    let seek = if spec.after.is_none() {
+        vec![Seek::Start]
+    } else if backend == DbBackend::Sqlite && spec.sort.len() == 1 && at_value {
+        vec![Seek::Ties, Seek::Past]
+    } else {
+        vec![Seek::Whole]
     };
     if never_null(spec.surface, &lead.target) {
-        return vec![(Group::All, true)];
+        return seek.into_iter().map(|s| (Group::All, s)).collect();
     }
     let order = if lead.desc {
         [Group::Nulls, Group::Values]
@@ -266,12 +294,12 @@ fn groups(spec: &ListSpec<'_>) -> Vec<(Group, bool)> {
     };
     let current = match &spec.after {
         None => order[0],
-        Some((values, _)) if values.first().is_some_and(Option::is_some) => Group::Values,
+        Some(_) if at_value => Group::Values,
         Some(_) => Group::Nulls,
     };
-    let mut out = vec![(current, true)];
+    let mut out: Vec<(Group, Seek)> = seek.into_iter().map(|s| (current, s)).collect();
     if current == order[0] {
-        out.push((order[1], false));
+        out.push((order[1], Seek::Start));
     }
     out
 }
@@ -289,8 +317,8 @@ where
 {
     let want = spec.query.limit as usize + 1;
     let mut out = Vec::with_capacity(want);
-    for (group, with_cursor) in groups(spec) {
-        let sql = list_page_sql(backend, spec, group, with_cursor, want - out.len());
+    for (group, seek) in groups(spec, backend) {
+        let sql = list_page_sql(backend, spec, group, seek, want - out.len());
         for row in fetch(sql).await? {
             out.push(from_row(&row)?);
         }
@@ -360,10 +388,20 @@ fn push_after(q: &mut Sql, spec: &ListSpec<'_>, group: Group, values: &[Option<S
     if let (Some(lead), Some(Some(v))) = (spec.sort.first(), values.first()) {
         let x = expr(backend, spec.surface, &lead.target);
         let (open, close) = seek_hint(backend);
-        let op = if lead.desc { "<=" } else { ">=" };
-        q.push(&format!(" AND {open}{x} {op} "));
-        bind_scalar(q, v);
-        q.push(close);
+        if spec.sort.len() == 1 {
+            // One key (and the id after it, in the same direction): a row comparison
+            // seeks to the cursor's exact place in the `(x, id)` index, ties included, so
+            // a key with few distinct values costs no more than one with many.
+            let op = if lead.desc { "<" } else { ">" };
+            q.push(&format!(" AND {open}({x}, e.id) {op} ("));
+            bind_scalar(q, v);
+            q.push(", ").bind(id.to_string()).push(")").push(close);
+        } else {
+            let op = if lead.desc { "<=" } else { ">=" };
+            q.push(&format!(" AND {open}{x} {op} "));
+            bind_scalar(q, v);
+            q.push(close);
+        }
     }
     let from = usize::from(group == Group::Nulls);
     let keys = &spec.sort[from.min(spec.sort.len())..];
@@ -415,7 +453,7 @@ pub(super) fn list_page_sql(
     backend: DbBackend,
     spec: &ListSpec<'_>,
     group: Group,
-    with_cursor: bool,
+    seek: Seek,
     limit: usize,
 ) -> Sql {
     let mut q = Sql::new(backend);
@@ -438,13 +476,40 @@ pub(super) fn list_page_sql(
             }
         }
     }
-    if let (true, Some((values, id))) = (with_cursor, &spec.after) {
-        push_after(&mut q, spec, group, values, id);
+    if let Some((values, id)) = &spec.after {
+        let lead = spec.sort.first();
+        let v = values.first().and_then(Option::as_ref);
+        match (seek, lead, v) {
+            (Seek::Start, _, _) => {}
+            (Seek::Ties, Some(lead), Some(v)) => {
+                let x = expr(backend, spec.surface, &lead.target);
+                q.push(&format!(" AND {x} = "));
+                bind_scalar(&mut q, v);
+                q.push(if lead.desc {
+                    " AND e.id < "
+                } else {
+                    " AND e.id > "
+                })
+                .bind(id.clone());
+            }
+            (Seek::Past, Some(lead), Some(v)) => {
+                let x = expr(backend, spec.surface, &lead.target);
+                let (open, close) = seek_hint(backend);
+                q.push(&format!(
+                    " AND {open}{x} {} ",
+                    if lead.desc { "<" } else { ">" }
+                ));
+                bind_scalar(&mut q, v);
+                q.push(close);
+            }
+            _ => push_after(&mut q, spec, group, values, id),
+        }
     }
     let id_desc = spec.sort.last().is_some_and(|k| k.desc);
     q.push(" ORDER BY ");
     for (i, key) in spec.sort.iter().enumerate() {
-        if i == 0 && group == Group::Nulls && backend == DbBackend::Sqlite {
+        if i == 0 && (seek == Seek::Ties || (group == Group::Nulls && backend == DbBackend::Sqlite))
+        {
             // NULL in every row of this group, so nothing to order by; SQLite would not
             // see that an `IS NULL` seek already gives the order of what follows (and
             // PostgreSQL needs the key to match its index's order).

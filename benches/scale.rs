@@ -1,0 +1,607 @@
+//! Delivery at scale (issue 7, DESIGN.md §11): 1,000,000 published articles with an author
+//! relation, the real server in-process, `wrk` on loopback, and in the same run a bare
+//! poem handler returning the bytes of one delivered entry.
+//!
+//! The seeder writes rows straight into the database in a few large statements (the API
+//! would take hours for a million entries); the content types, their indexes and the
+//! grants are made through the API first, so the rows are exactly what the API stores
+//! (documents of the same shape, published copies, no version history).
+//!
+//! Run: `cargo bench --bench scale` (SQLite), or with
+//! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/<empty database>`.
+//! Knobs: BENCH_ENTRIES (1000000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32).
+//! Writes `bench/results/scale-<backend>-<unix time>.json`.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use poem::{
+    EndpointExt, Response, Route, Server, get, handler,
+    listener::{Acceptor, Listener, TcpListener},
+    web::Data,
+};
+use sea_orm::{ConnectionTrait, Database, DbBackend};
+use serde_json::{Value, json};
+use vellum::app::Application;
+use vellum::config::Settings;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[derive(Clone)]
+struct Body(bytes::Bytes);
+
+#[handler]
+fn bare(body: Data<&Body>) -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .body(body.0.0.clone())
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Measure {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+    /// Server process CPU over the run, in cores (1.0 = one core busy).
+    cpu_cores: f64,
+    rss_mb: f64,
+}
+
+fn parse_ms(s: &str) -> f64 {
+    let s = s.trim();
+    let (num, factor) = if let Some(v) = s.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn status_kb(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Runs wrk against `url` (with a Lua script when given) and measures the server.
+fn wrk(
+    url: &str,
+    script: Option<&std::path::Path>,
+    headers: &[&str],
+    seconds: u64,
+    connections: u64,
+) -> Measure {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    cmd.arg(url);
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let out = cmd.output().expect("wrk runs (apt-get install wrk)");
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut m = Measure {
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        cpu_cores: cpu / wall,
+        rss_mb: status_kb("VmRSS:") / 1024.0,
+        ..Measure::default()
+    };
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            ["Requests/sec:", v] => m.rps = v.parse().unwrap_or(0.0),
+            ["50%", v] => m.p50_ms = parse_ms(v),
+            ["99%", v] => m.p99_ms = parse_ms(v),
+            ["Non-2xx", "or", "3xx", "responses:", v] => m.non_2xx = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    assert!(
+        m.rps > 0.0,
+        "wrk printed no result:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m
+}
+
+/// A wrk script that requests one of `paths` at random (with `headers`).
+fn script(
+    dir: &std::path::Path,
+    name: &str,
+    paths: &[String],
+    headers: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let list = dir.join(format!("{name}.txt"));
+    let mut f = std::fs::File::create(&list).expect("paths file");
+    for p in paths {
+        writeln!(f, "{p}").expect("write");
+    }
+    let lua = dir.join(format!("{name}.lua"));
+    let hdrs: String = headers
+        .iter()
+        .map(|(k, v)| format!("wrk.headers[\"{k}\"] = \"{v}\"\n"))
+        .collect();
+    std::fs::write(
+        &lua,
+        format!(
+            "local paths = {{}}\nfor line in io.lines(\"{}\") do paths[#paths + 1] = line end\n{hdrs}math.randomseed(os.time())\nrequest = function() return wrk.format(\"GET\", paths[math.random(#paths)]) end\n",
+            list.display()
+        ),
+    )
+    .expect("lua");
+    lua
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let entries = env_num("BENCH_ENTRIES", 1_000_000);
+    let people = (entries / 100).max(10);
+    let seconds = env_num("BENCH_SECONDS", 8);
+    let connections = env_num("BENCH_CONNECTIONS", 32);
+    let dir = tempfile::tempdir().expect("tmp");
+    let pg_url = std::env::var("BENCH_DATABASE_URL").ok();
+    let backend = if pg_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let settings = Settings {
+        rate_limit_anonymous: 0,
+        rate_limit_authenticated: 0,
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        admin_email: Some("bench@example.com".into()),
+        admin_password: Some("bench-passphrase".into()),
+        database_url: pg_url.clone(),
+        log: "warn".into(),
+        ..Settings::default()
+    };
+    let db_url = settings.database_url();
+    vellum::telemetry::init("warn", false);
+    let app = Application::build(settings).await.expect("app");
+    let base = format!("http://{}", app.addr);
+    tokio::spawn(async move {
+        let _ = app.run_until(std::future::pending()).await;
+    });
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-passphrase"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let admin = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    for def in [
+        json!({"api_id": "person", "name": "Person", "fields": [{"name": "name", "type": "text"}]}),
+        json!({"api_id": "article", "name": "Article", "options": {"title_field": "title"}, "fields": [
+            {"name": "title", "type": "text", "required": true},
+            {"name": "slug", "type": "slug"},
+            {"name": "rating", "type": "integer", "indexed": true},
+            {"name": "category", "type": "enum", "values": ["news", "guide", "review"], "indexed": true},
+            {"name": "author", "type": "relation", "target": "person"},
+            {"name": "cover", "type": "media"},
+            {"name": "body", "type": "longtext"}]}),
+    ] {
+        let r = admin(
+            reqwest::Method::POST,
+            "/api/v1/manage/content-types",
+            Some(def),
+        )
+        .await
+        .expect("type");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+    for t in ["article", "person"] {
+        admin(
+            reqwest::Method::POST,
+            "/api/v1/manage/policies",
+            Some(json!({"role": "public", "resource": t, "action": "read"})),
+        )
+        .await
+        .expect("grant");
+    }
+    let api_token: Value = admin(
+        reqwest::Method::POST,
+        "/api/v1/manage/tokens",
+        Some(json!({"name": "bench app", "role": "public"})),
+    )
+    .await
+    .expect("token")
+    .json()
+    .await
+    .expect("json");
+    let api_token = api_token["token"].as_str().expect("secret").to_string();
+
+    // Seed straight into the database.
+    let db = Database::connect(db_url.clone()).await.expect("db");
+    let seed_started = Instant::now();
+    seed(&db, entries, people).await;
+    let seed_s = seed_started.elapsed().as_secs_f64();
+    println!("seeded {entries} articles and {people} people in {seed_s:.0} s");
+    // A fresh node on the seeded data: its connections load the new planner statistics
+    // (SQLite reads them when a connection loads the schema).
+    let settings = Settings {
+        rate_limit_anonymous: 0,
+        rate_limit_authenticated: 0,
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        database_url: pg_url.clone(),
+        log: "warn".into(),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await.expect("app");
+    let base = format!("http://{}", app.addr);
+    tokio::spawn(async move {
+        let _ = app.run_until(std::future::pending()).await;
+    });
+
+    // A delivered entry, and the bare handler serving its bytes.
+    let id_of = |i: u64| format!("00000000-0000-7000-8000-{i:012}");
+    let one_url = format!("{base}/api/v1/content/article/{}", id_of(entries / 2));
+    let resp = client.get(&one_url).send().await.expect("get");
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp.bytes().await.expect("bytes");
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind");
+    let bare_addr = *acceptor.local_addr()[0].as_socket_addr().expect("addr");
+    let bare_app = Route::new().at("/", get(bare)).data(Body(body.clone()));
+    tokio::spawn(async move {
+        let _ = Server::new_with_acceptor(acceptor).run(bare_app).await;
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Paths for the randomised scenarios.
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut rand = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let random_ids: Vec<String> = (0..20_000)
+        .map(|_| format!("/api/v1/content/article/{}", id_of(rand(entries))))
+        .collect();
+    let random_slugs: Vec<String> = (0..20_000)
+        .map(|_| format!("/api/v1/content/article/article-{}", rand(entries)))
+        .collect();
+    let list_path =
+        "/api/v1/content/article?filter%5Bcategory%5D%5Beq%5D=news&sort=-rating&limit=20";
+    // Deep pages: walk the list and keep each page's cursor.
+    let mut deep = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..1000 {
+        let path = match &cursor {
+            Some(c) => format!("{list_path}&cursor={c}"),
+            None => list_path.to_string(),
+        };
+        if page > 0 {
+            deep.push(path.clone());
+        }
+        let v: Value = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut sync_pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..200 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/sync?type=article&limit=100&cursor={c}"),
+            None => "/api/v1/sync?type=article&limit=100".to_string(),
+        };
+        sync_pages.push(path.clone());
+        let v: Value = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("sync")
+            .json()
+            .await
+            .expect("json");
+        cursor = v["next_cursor"].as_str().map(str::to_string);
+    }
+    let populate: Vec<String> = deep
+        .iter()
+        .map(|p| format!("{p}&populate=author"))
+        .collect();
+
+    let run = |url: String, script: Option<std::path::PathBuf>, headers: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+            wrk(&url, script.as_deref(), &h, seconds, connections)
+        })
+    };
+    let d = dir.path();
+    let mut results: Vec<(&str, Measure)> = Vec::new();
+    let baseline = run(format!("http://{bare_addr}/"), None, vec![])
+        .await
+        .expect("wrk");
+    results.push(("bare poem handler, same bytes", baseline));
+    results.push((
+        "GET by id, anonymous (cached)",
+        run(one_url.clone(), None, vec![]).await.expect("wrk"),
+    ));
+    results.push((
+        "GET by id, API token (cached)",
+        run(
+            one_url.clone(),
+            None,
+            vec![format!("Authorization: Bearer {api_token}")],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "GET by id, random of 1M (uncached: first read)",
+        run(
+            base.clone(),
+            Some(script(d, "ids", &random_ids, &[])),
+            vec![],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "GET by slug, random of 1M",
+        run(
+            base.clone(),
+            Some(script(d, "slugs", &random_slugs, &[])),
+            vec![],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "304 revalidation (If-None-Match)",
+        run(
+            one_url.clone(),
+            None,
+            vec![format!("If-None-Match: {etag}")],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "list of 20, filtered + sorted on indexed fields, first page",
+        run(format!("{base}{list_path}"), None, vec![])
+            .await
+            .expect("wrk"),
+    ));
+    results.push((
+        "list of 20, deep pages by cursor (pages 2-1000)",
+        run(base.clone(), Some(script(d, "deep", &deep, &[])), vec![])
+            .await
+            .expect("wrk"),
+    ));
+    results.push((
+        "list of 20 with populate=author (pages 2-1000)",
+        run(
+            base.clone(),
+            Some(script(d, "populate", &populate, &[])),
+            vec![],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "sync page of 100 (initial pages 1-200)",
+        run(
+            base.clone(),
+            Some(script(d, "sync", &sync_pages, &[])),
+            vec![],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    // Reads while 20 writes/s (an edit and a publish, ten times a second) go to the type.
+    let writer = {
+        let client = client.clone();
+        let base = base.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut i = 0u64;
+            loop {
+                tick.tick().await;
+                i += 7919;
+                let id = format!("00000000-0000-7000-8000-{:012}", i % entries);
+                let path = format!("{base}/api/v1/manage/entries/article/{id}");
+                let _ = client
+                    .patch(&path)
+                    .bearer_auth(&token)
+                    .json(&json!({"fields": {"title": format!("Edited {i}")}}))
+                    .send()
+                    .await;
+                let _ = client
+                    .post(format!("{path}/publish"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+            }
+        })
+    };
+    results.push((
+        "GET by id while 20 writes/s hit the type",
+        run(one_url.clone(), None, vec![]).await.expect("wrk"),
+    ));
+    results.push((
+        "GET by id, random of 1M, while 20 writes/s hit the type",
+        run(
+            base.clone(),
+            Some(script(d, "ids2", &random_ids, &[])),
+            vec![],
+        )
+        .await
+        .expect("wrk"),
+    ));
+    results.push((
+        "list first page while 20 writes/s hit the type",
+        run(format!("{base}{list_path}"), None, vec![])
+            .await
+            .expect("wrk"),
+    ));
+    writer.abort();
+    let peak_rss_mb = status_kb("VmHWM:") / 1024.0;
+
+    let table: Vec<Value> = results
+        .iter()
+        .map(|(name, m)| {
+            json!({"scenario": name, "rps": m.rps.round(), "p50_ms": m.p50_ms, "p99_ms": m.p99_ms,
+                   "ratio_to_bare": (m.rps / baseline.rps * 1000.0).round() / 1000.0,
+                   "non_2xx": m.non_2xx, "server_cpu_cores": (m.cpu_cores * 100.0).round() / 100.0,
+                   "rss_mb": m.rss_mb.round()})
+        })
+        .collect();
+    let result = json!({
+        "when": chrono::Utc::now().to_rfc3339(),
+        "backend": backend,
+        "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "setup": { "articles": entries, "people": people, "entry_bytes": body.len(), "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)" },
+        "seed_seconds": seed_s,
+        "peak_rss_mb": peak_rss_mb,
+        "results": table,
+    });
+    println!("{}", serde_json::to_string_pretty(&result).expect("json"));
+    let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+    std::fs::create_dir_all(&out_dir).expect("results dir");
+    let file = out_dir.join(format!(
+        "scale-{backend}-{}.json",
+        chrono::Utc::now().timestamp()
+    ));
+    std::fs::write(&file, serde_json::to_string_pretty(&result).expect("json")).expect("write");
+    println!("written to {}", file.display());
+}
+
+/// People, then articles (each with an author), in statements of 100,000 rows, then the
+/// planner statistics.
+async fn seed(db: &sea_orm::DatabaseConnection, entries: u64, people: u64) {
+    let backend = db.get_database_backend();
+    let chunk = 100_000u64;
+    let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(30);
+    let ts = "2026-01-01T00:00:00.000000Z";
+    let mut from = 0;
+    while from < people {
+        let to = (from + chunk).min(people);
+        let sql = match backend {
+            DbBackend::Sqlite => format!(
+                "WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) \
+                 INSERT INTO entries (id, type_id, locale, status, stage, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+                 SELECT printf('00000000-0000-7000-9000-%012d', i), 'person', 'en', 'published', 'published', 1, 1, 1, \
+                        jsonb(json_object('name', 'Person ' || i)), jsonb(json_object('name', 'Person ' || i)), '{ts}', '{ts}', '{ts}' FROM n"
+            ),
+            _ => format!(
+                "INSERT INTO entries (id, type_id, locale, status, stage, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+                 SELECT '00000000-0000-7000-9000-' || lpad(i::text, 12, '0'), 'person', 'en', 'published', 'published', 1, 1, 1, d, d, now(), now(), now() \
+                 FROM (SELECT i, jsonb_build_object('name', 'Person ' || i) AS d FROM generate_series({from}, {to} - 1) AS i) s"
+            ),
+        };
+        db.execute_unprepared(&sql).await.expect("people");
+        from = to;
+    }
+    let mut from = 0;
+    while from < entries {
+        let to = (from + chunk).min(entries);
+        let sql = match backend {
+            DbBackend::Sqlite => format!(
+                "WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) \
+                 INSERT INTO entries (id, type_id, locale, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+                 SELECT id, 'article', 'en', 'published', 'published', slug, slug, 1, 1, 1, jsonb(doc), jsonb(doc), \
+                        strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch'), '{ts}', strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch') FROM ( \
+                   SELECT i, printf('00000000-0000-7000-8000-%012d', i) AS id, 'article-' || i AS slug, \
+                          json_object('title', 'Article ' || i, 'slug', 'article-' || i, 'rating', (i * 7919) % 5 + 1, \
+                                      'category', CASE i % 3 WHEN 0 THEN 'news' WHEN 1 THEN 'guide' ELSE 'review' END, \
+                                      'author', printf('00000000-0000-7000-9000-%012d', (i * 31) % {people}), \
+                                      'cover', printf('00000000-0000-7000-a000-%012d', i), 'body', '{filler}') AS doc FROM n)"
+            ),
+            _ => format!(
+                "INSERT INTO entries (id, type_id, locale, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+                 SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), 'article', 'en', 'published', 'published', 'article-' || i, 'article-' || i, 1, 1, 1, d, d, \
+                        to_timestamp(1767225600 + i), now(), to_timestamp(1767225600 + i) \
+                 FROM (SELECT i, jsonb_build_object('title', 'Article ' || i, 'slug', 'article-' || i, 'rating', (i::bigint * 7919) % 5 + 1, \
+                                      'category', CASE i % 3 WHEN 0 THEN 'news' WHEN 1 THEN 'guide' ELSE 'review' END, \
+                                      'author', '00000000-0000-7000-9000-' || lpad(((i::bigint * 31) % {people})::text, 12, '0'), \
+                                      'cover', '00000000-0000-7000-a000-' || lpad(i::text, 12, '0'), 'body', '{filler}') AS d \
+                       FROM generate_series({from}, {to} - 1) AS i) s"
+            ),
+        };
+        db.execute_unprepared(&sql).await.expect("articles");
+        from = to;
+        println!("  {to} articles");
+    }
+    let analyze = match backend {
+        DbBackend::Sqlite => "ANALYZE",
+        _ => "ANALYZE entries",
+    };
+    db.execute_unprepared(analyze).await.expect("analyze");
+}
