@@ -50,15 +50,25 @@ impl DeliveryApi {
         let user = if per_user { principal.user_id() } else { None };
         let key = DeliveryCache::key(&principal.role, user, req.uri());
         let anonymous = principal.is_anonymous();
-        if let Some(hit) = self.cache.get(&key) {
+        let serve = |hit: Cached| {
             let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
             let reply = purge_keys(reply, type_id, hit.entry.as_deref());
-            return Ok(cache_control(reply, anonymous, settings).conditional(req, &hit.etag));
+            cache_control(reply, anonymous, settings).conditional(req, &hit.etag)
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(serve(hit));
         }
+        // One render per key at a time; the others wait for it and serve its result.
+        let flight = self.cache.flight(&key);
+        let _turn = flight.lock().await;
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(serve(hit));
+        }
+        let landing = LandOnDrop(&self.cache, &key);
         let (reply, deps, entry) = render.await?;
         let etag = body_etag(reply.body_bytes());
         self.cache.put(
-            key,
+            key.clone(),
             Cached {
                 at,
                 deps,
@@ -67,12 +77,22 @@ impl DeliveryApi {
                 entry: entry.clone(),
             },
         );
+        drop(landing);
         let reply = purge_keys(
             reply.header(CACHE_STATUS, "miss"),
             type_id,
             entry.as_deref(),
         );
         Ok(cache_control(reply, anonymous, settings).conditional(req, &etag))
+    }
+}
+
+/// Ends a key's render however the render ends (an error included).
+struct LandOnDrop<'a>(&'a DeliveryCache, &'a str);
+
+impl Drop for LandOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.land(self.1);
     }
 }
 

@@ -39,6 +39,10 @@ struct Inner {
 pub struct DeliveryCache {
     follower: Arc<Follower>,
     inner: Arc<RwLock<Inner>>,
+    /// Renders in progress, by key: concurrent misses of one key wait for the first
+    /// instead of all running the same queries (after a publish, every client of a
+    /// popular list misses at once).
+    flights: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl DeliveryCache {
@@ -46,6 +50,23 @@ impl DeliveryCache {
         Self {
             follower,
             inner: Arc::default(),
+            flights: Arc::default(),
+        }
+    }
+
+    /// The lock of `key`'s render: hold it while rendering; whoever waited for it looks
+    /// in the cache again before rendering itself.
+    pub fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.flights.lock() {
+            Ok(mut f) => f.entry(key.to_string()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// The render of `key` is over (its result, if any, is in the cache).
+    pub fn land(&self, key: &str) {
+        if let Ok(mut f) = self.flights.lock() {
+            f.remove(key);
         }
     }
 
