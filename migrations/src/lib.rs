@@ -15,6 +15,7 @@ mod m0008_totp;
 mod m0009_published_slug;
 mod m0010_scoped_field_indexes;
 mod m0011_sync_index;
+mod m0012_published_slug_lookup;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_published_slug::Migration),
             Box::new(m0010_scoped_field_indexes::Migration),
             Box::new(m0011_sync_index::Migration),
+            Box::new(m0012_published_slug_lookup::Migration),
         ]
     }
 }

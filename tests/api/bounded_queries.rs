@@ -37,7 +37,13 @@ async fn docs(app: &TestApp, n: usize, text_len: usize) {
 /// A needle that matches nowhere but costs a naive matcher its whole length at every
 /// position of the text (`instr` on SQLite, `ILIKE` on PostgreSQL).
 fn slow_scan(app: &TestApp) -> String {
-    let needle = format!("{}b", "a".repeat(199));
+    slow_scan_n(app, 0)
+}
+
+/// The same, with a needle of its own (distinct URLs: identical ones would share one
+/// render through the delivery cache's single flight).
+fn slow_scan_n(app: &TestApp, n: u8) -> String {
+    let needle = format!("{}{}b", "a".repeat(198), char::from(b'c' + n));
     let op = match app.backend {
         Backend::Sqlite => "contains",
         Backend::Postgres => "icontains",
@@ -153,10 +159,10 @@ async fn few_scans_run_at_once_and_indexed_lists_pass_them(backend: Backend) {
         .await,
     );
     docs(&app, 60, 50_000).await;
-    let path = slow_scan(&app);
-    let scans: Vec<_> = (0..8)
-        .map(|_| {
-            let (app, path) = (app.clone(), path.clone());
+    let scans: Vec<_> = (0..8u8)
+        .map(|n| {
+            let path = slow_scan_n(&app, n);
+            let app = app.clone();
             tokio::spawn(async move {
                 let resp = app
                     .req_as(None, Method::GET, &path)
