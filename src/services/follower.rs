@@ -172,6 +172,7 @@ pub struct Follower {
     running: tokio::sync::Mutex<()>,
     live: broadcast::Sender<Arc<Event>>,
     wake: tokio::sync::Notify,
+    tokens: super::auth::token_cache::TokenCache,
 }
 
 impl Follower {
@@ -183,6 +184,7 @@ impl Follower {
         authz: Authz,
         applied: i64,
         live_buffer: usize,
+        tokens: super::auth::token_cache::TokenCache,
     ) -> Arc<Follower> {
         let follower = Arc::new(Follower {
             store: store.clone(),
@@ -192,6 +194,7 @@ impl Follower {
             running: tokio::sync::Mutex::new(()),
             live: broadcast::channel(live_buffer).0,
             wake: tokio::sync::Notify::new(),
+            tokens,
         });
         let weak = Arc::downgrade(&follower);
         store.observe(weak);
@@ -218,6 +221,13 @@ impl Follower {
             }
             if batch.iter().any(changes_access) {
                 self.authz.reload().await?;
+            }
+            // A token revoked, a role or user changed: cached tokens are checked again.
+            if batch
+                .iter()
+                .any(|e| matches!(e.resource.as_str(), "token" | "role" | "user"))
+            {
+                self.tokens.clear();
             }
             for ev in &batch {
                 self.freshness.apply(ev);

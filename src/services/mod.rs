@@ -100,14 +100,15 @@ impl Services {
         let types = TypeCache::load(&store)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
         let follower = follower::Follower::new(
             store.clone(),
             types.clone(),
             authz.clone(),
             applied,
             settings.live_buffer.max(1),
+            auth.tokens.clone(),
         );
-        let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;
         let sync = sync::SyncService::new(
             store.clone(),
             authz.clone(),

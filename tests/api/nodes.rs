@@ -207,6 +207,32 @@ async fn a_write_on_one_node_is_served_by_the_other_within_a_second() {
         get_b().await.0 == StatusCode::UNAUTHORIZED
     })
     .await;
+    // An API token revoked on A: B, which has it cached, refuses it within a second.
+    let (status, token) = send(
+        on_a(reqwest::Method::POST, "/api/v1/manage/tokens")
+            .json(&json!({"name": "app", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let secret = token["token"].as_str().expect("secret").to_string();
+    let token_id = token["id"].as_str().expect("id").to_string();
+    let me_on_b = format!("{}/api/v1/auth/me", b.url);
+    within_a_second("a token made on A", || async {
+        send(client.get(&me_on_b).bearer_auth(&secret)).await.0 == StatusCode::OK
+    })
+    .await;
+    let (status, _) = send(client.get(&me_on_b).bearer_auth(&secret)).await;
+    assert_eq!(status, StatusCode::OK, "B knows (and caches) the token");
+    let (status, body) = send(on_a(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/manage/tokens/{token_id}"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    within_a_second("a token revoked on A", || async {
+        send(client.get(&me_on_b).bearer_auth(&secret)).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
     let log_b = b.log.lock().expect("log").join("\n");
     assert!(
         !log_b.contains("\"level\":\"ERROR\"") && !log_b.contains("\"level\":\"WARN\""),

@@ -19,6 +19,7 @@
 pub mod hasher;
 pub mod policy;
 pub mod throttle;
+pub mod token_cache;
 pub mod totp;
 pub mod two_factor;
 
@@ -58,6 +59,8 @@ pub struct AuthService {
     policy: PasswordPolicy,
     /// Seals TOTP secrets and hashes recovery codes (key: the `totp_key` setting).
     vault: Arc<totp::Vault>,
+    /// API tokens that checked out, emptied by the event-log follower.
+    pub tokens: token_cache::TokenCache,
 }
 
 /// A bearer token resolved: who, their refresh family (access tokens), and whether the
@@ -158,6 +161,7 @@ impl AuthService {
             store,
             hashes,
             throttle: Arc::new(throttle),
+            tokens: token_cache::TokenCache::default(),
             vault: Arc::new(totp::Vault::new(&totp_key)?),
         })
     }
@@ -367,7 +371,21 @@ impl AuthService {
     pub async fn authenticate(&self, bearer: &str) -> ApiResult<Authenticated> {
         let db = self.store.db();
         if let Some(_secret) = bearer.strip_prefix(API_TOKEN_PREFIX) {
-            let token = repo::token_by_hash(db, &sha256_hex(bearer))
+            let hash = sha256_hex(bearer);
+            if let Some(t) = self.tokens.get(&hash) {
+                self.usage.record(&t.id);
+                return Ok(Authenticated {
+                    principal: Principal {
+                        actor: Actor::Token { id: t.id },
+                        role: t.role,
+                        origin: Default::default(),
+                    },
+                    family: None,
+                    totp_enrolment_only: false,
+                });
+            }
+            let generation = self.tokens.generation();
+            let token = repo::token_by_hash(db, &hash)
                 .await?
                 .ok_or_else(|| invalid_token("is not a known API token"))?;
             if token.revoked_at.is_some() {
@@ -376,6 +394,15 @@ impl AuthService {
             if token.expires_at.is_some_and(|e| e < Utc::now()) {
                 return Err(invalid_token("has expired"));
             }
+            self.tokens.put(
+                hash,
+                token_cache::CachedToken {
+                    id: token.id.clone(),
+                    role: token.role.clone(),
+                    expires_at: token.expires_at,
+                },
+                generation,
+            );
             self.usage.record(&token.id);
             // A role's `require_totp` binds its users' logins; tokens have no second factor.
             return Ok(Authenticated {
