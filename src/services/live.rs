@@ -38,14 +38,6 @@ pub struct LiveEvent {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Entry events that change what apps see.
-fn delivered_change(kind: &str) -> bool {
-    matches!(
-        kind,
-        "entry.published" | "entry.unpublished" | "entry.deleted" | "entry.undeleted"
-    )
-}
-
 /// Events after which the credential is checked again at once.
 fn touches_credentials(ev: &Event) -> bool {
     matches!(ev.resource.as_str(), "user" | "token" | "role") || ev.kind.starts_with("auth.")
@@ -68,7 +60,11 @@ struct State {
 impl State {
     /// Whether the caller may see this event now.
     fn visible(&self, ev: &Event) -> Option<LiveEvent> {
-        if ev.resource != "entry" || !delivered_change(&ev.kind) {
+        // A purge follows the deletion apps were already told of.
+        if ev.resource != "entry"
+            || !events::changes_delivery(&ev.kind)
+            || ev.kind == "entry.purged"
+        {
             return None;
         }
         let type_id = ev.content_type.as_ref()?;

@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::TypeCache;
+use super::content::owns;
 use crate::authz::{Authz, Grant, Principal};
 use crate::config::Settings;
 use crate::domain::access::Visibility;
@@ -101,19 +102,7 @@ fn parse(params: &[(String, String)]) -> ApiResult<Request> {
                 }
                 r.types = Some(names);
             }
-            "locale" => {
-                let ok = !v.is_empty()
-                    && v.len() <= 35
-                    && v.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-                if !ok {
-                    return Err(invalid(format!(
-                        "`locale` must be a language tag like `en` or `pt-BR`, got `{}`",
-                        clip(v)
-                    )));
-                }
-                r.locale = Some(v.clone());
-            }
+            "locale" => r.locale = Some(crate::domain::query::parse_locale(v)?),
             "limit" => {
                 r.limit = v
                     .parse::<u64>()
@@ -139,18 +128,6 @@ fn parse(params: &[(String, String)]) -> ApiResult<Request> {
         }
     }
     Ok(r)
-}
-
-/// Entry events that change what delivery shows (the others touch drafts only).
-fn delivered_change(kind: &str) -> bool {
-    matches!(
-        kind,
-        "entry.published"
-            | "entry.unpublished"
-            | "entry.deleted"
-            | "entry.undeleted"
-            | "entry.purged"
-    )
 }
 
 impl SyncService {
@@ -424,7 +401,7 @@ impl SyncService {
         let mut latest: Vec<&events::Event> = Vec::new();
         for ev in batch.iter().filter(|e| {
             e.resource == "entry"
-                && delivered_change(&e.kind)
+                && events::changes_delivery(&e.kind)
                 && e.content_type
                     .as_ref()
                     .is_some_and(|t| cursor.types.as_ref().is_none_or(|s| s.contains(t)))
@@ -502,10 +479,6 @@ impl SyncService {
             has_more,
         })
     }
-}
-
-fn owns(principal: &Principal, row: &EntryRow) -> bool {
-    principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
 }
 
 /// Whether the client may hold the entry an event is about: the type was readable, the

@@ -38,6 +38,19 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
+/// Entry events that change what delivery shows (the others touch drafts only): what
+/// sync answers and live streams forward.
+pub fn changes_delivery(kind: &str) -> bool {
+    matches!(
+        kind,
+        "entry.published"
+            | "entry.unpublished"
+            | "entry.deleted"
+            | "entry.undeleted"
+            | "entry.purged"
+    )
+}
+
 /// The PostgreSQL channel an append notifies.
 pub const NOTIFY_CHANNEL: &str = "vellum_events";
 

@@ -395,7 +395,7 @@ pub fn selection_fingerprint(q: &ListQuery) -> String {
     hex::encode(&digest[..6])
 }
 
-fn parse_locale(v: &str) -> Result<String, ApiError> {
+pub fn parse_locale(v: &str) -> Result<String, ApiError> {
     let ok = !v.is_empty()
         && v.len() <= 35
         && v.chars()

@@ -624,7 +624,7 @@ async fn audit_entry(
 }
 
 /// Callers without a user (API tokens, anonymous) own nothing.
-fn owns(principal: &Principal, row: &EntryRow) -> bool {
+pub(crate) fn owns(principal: &Principal, row: &EntryRow) -> bool {
     principal.user_id().is_some() && row.owner.as_deref() == principal.user_id()
 }
 
