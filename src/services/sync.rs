@@ -273,6 +273,16 @@ impl SyncService {
             ));
         }
         let (now, grants) = self.grants_now(principal, &cursor.types);
+        // Nothing to read and no copy to bring up to date: like every delivery surface,
+        // anonymous callers are told to authenticate, others that they may not. (A
+        // cursor still works after every grant is gone: it carries the tombstones.)
+        if req.cursor.is_none() && grants.is_empty() {
+            return Err(if principal.is_anonymous() {
+                ApiError::unauthenticated()
+            } else {
+                ApiError::forbidden("read", "any content type")
+            });
+        }
         let limit = req.limit;
         let mut ops = Vec::new();
         // What the caller may read changed: re-read those types first.

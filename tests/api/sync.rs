@@ -341,6 +341,9 @@ async fn an_expired_cursor_is_gone(backend: Backend) {
 async fn sync_refuses_bad_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_type(note_type(false)).await;
+    // Nothing public yet: anonymous callers are asked to authenticate, as on delivery.
+    let (status, body) = send(app.req_as(None, Method::GET, "/api/v1/sync")).await;
+    assert_error(status, &body, 401, "unauthenticated");
     app.grant("public", "note", "read").await;
     for (query, code) in [
         ("limit=0", "invalid_parameter"),
