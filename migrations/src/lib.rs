@@ -16,6 +16,7 @@ mod m0009_published_slug;
 mod m0010_scoped_field_indexes;
 mod m0011_sync_index;
 mod m0012_published_slug_lookup;
+mod m0013_locales;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_scoped_field_indexes::Migration),
             Box::new(m0011_sync_index::Migration),
             Box::new(m0012_published_slug_lookup::Migration),
+            Box::new(m0013_locales::Migration),
         ]
     }
 }

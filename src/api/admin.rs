@@ -2,12 +2,13 @@
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 
 use super::dto::admin::{
-    ApiToken, ApiTokenCreated, ApiTokenList, AuditList, AuditRecord, Event, EventList, Policy,
-    PolicyList, Role, RoleList, User, UserList,
+    ApiToken, ApiTokenCreated, ApiTokenList, AuditList, AuditRecord, Event, EventList, Locale,
+    LocaleList, Policy, PolicyList, Role, RoleList, User, UserList,
 };
 use super::dto::content::ScheduledJobList;
 use super::dto::{Body, Made};
@@ -15,7 +16,7 @@ use super::dto::{Text, text};
 use super::{Auth, NoContent};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::services::Services;
-use crate::services::admin::{NewPolicy, NewUser, RolePatch, UserPatch};
+use crate::services::admin::{LocalePatch, NewLocale, NewPolicy, NewUser, RolePatch, UserPatch};
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -95,6 +96,40 @@ pub struct PolicyCreate {
     /// `owner`: only on entries the caller owns (for `read`, `read_drafts`, `update`,
     /// `delete`, `publish`); lists show only the caller's own entries.
     pub condition: Option<Text>,
+}
+
+/// A new locale.
+#[derive(Object)]
+#[oai(rename = "LocaleCreate", deny_unknown_fields)]
+pub struct LocaleCreate {
+    /// A language tag: `en`, `de-CH`, `pt-BR` (letters, digits and `-`, 2-35 characters).
+    pub code: Text,
+    /// Shown to editors (default: the code).
+    pub name: Option<Text>,
+    /// The locale to fall back to. Left out: the default locale; `null`: none.
+    pub fallback: MaybeUndefined<Text>,
+    /// Make it the default locale (it then falls back to nothing).
+    #[oai(default)]
+    pub default: bool,
+}
+
+/// Changes to a locale (its code stays).
+#[derive(Object)]
+#[oai(rename = "LocaleUpdate", deny_unknown_fields)]
+pub struct LocaleUpdate {
+    pub name: Option<Text>,
+    /// Another locale, or `null` for none.
+    pub fallback: MaybeUndefined<Text>,
+    /// `true` makes it the default locale.
+    pub default: Option<bool>,
+}
+
+fn maybe(v: MaybeUndefined<Text>) -> Option<Option<String>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(t) => Some(Some(t.into())),
+    }
 }
 
 /// A new API token.
@@ -248,6 +283,77 @@ impl AdminApi {
     #[oai(path = "/roles/:name", method = "delete", operation_id = "deleteRole")]
     async fn delete_role(&self, auth: Auth, name: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.delete_role(&auth.0, &name).await?;
+        Ok(NoContent)
+    }
+
+    /// List the configured locales (any signed-in caller: editors choose among them).
+    #[oai(path = "/locales", method = "get", operation_id = "listLocales")]
+    async fn list_locales(&self, auth: Auth) -> ApiResult<Body<LocaleList>> {
+        let rows = self.services.admin.list_locales(&auth.0);
+        let all = self.services.types.locales();
+        Ok(Body::new(&LocaleList {
+            items: rows.iter().map(|l| Locale::new(l, &all)).collect(),
+            next_cursor: None,
+            total: rows.len() as i64,
+        }))
+    }
+
+    /// Add a locale: `{"code": "de", "name": "German", "fallback": "en"}`.
+    #[oai(path = "/locales", method = "post", operation_id = "createLocale")]
+    async fn create_locale(&self, auth: Auth, body: Json<LocaleCreate>) -> ApiResult<Made<Locale>> {
+        let b = body.0;
+        let l = self
+            .services
+            .admin
+            .create_locale(
+                &auth.0,
+                NewLocale {
+                    code: b.code.into(),
+                    name: text(b.name),
+                    fallback: maybe(b.fallback),
+                    default: b.default,
+                },
+            )
+            .await?;
+        Ok(Made::new(&Locale::new(&l, &self.services.types.locales())).header(
+            "location",
+            format!("{}/api/v1/manage/locales/{}", self.public_url, l.code),
+        ))
+    }
+
+    /// Get a locale.
+    #[oai(path = "/locales/:code", method = "get", operation_id = "getLocale")]
+    async fn get_locale(&self, auth: Auth, code: Path<String>) -> ApiResult<Body<Locale>> {
+        let l = self.services.admin.get_locale(&auth.0, &code)?;
+        Ok(Body::new(&Locale::new(&l, &self.services.types.locales())))
+    }
+
+    /// Rename a locale, change its fallback, or make it the default.
+    #[oai(path = "/locales/:code", method = "patch", operation_id = "updateLocale")]
+    async fn update_locale(
+        &self,
+        auth: Auth,
+        code: Path<String>,
+        body: Json<LocaleUpdate>,
+    ) -> ApiResult<Body<Locale>> {
+        let b = body.0;
+        let patch = LocalePatch {
+            name: text(b.name),
+            fallback: maybe(b.fallback),
+            default: b.default,
+        };
+        let l = self
+            .services
+            .admin
+            .update_locale(&auth.0, &code, patch)
+            .await?;
+        Ok(Body::new(&Locale::new(&l, &self.services.types.locales())))
+    }
+
+    /// Delete a locale no entry uses (not the default, and no other locale's fallback).
+    #[oai(path = "/locales/:code", method = "delete", operation_id = "deleteLocale")]
+    async fn delete_locale(&self, auth: Auth, code: Path<String>) -> ApiResult<NoContent> {
+        self.services.admin.delete_locale(&auth.0, &code).await?;
         Ok(NoContent)
     }
 

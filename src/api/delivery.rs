@@ -50,9 +50,15 @@ impl DeliveryApi {
         let user = if per_user { principal.user_id() } else { None };
         let key = DeliveryCache::key(&principal.role, user, req.uri());
         let anonymous = principal.is_anonymous();
+        // An entry of a localized type is answered through its document's other locales.
+        let localized = self
+            .services
+            .types
+            .get(type_id)
+            .is_ok_and(|t| t.def.options.localized);
         let serve = |hit: Cached| {
             let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
-            let reply = purge_keys(reply, type_id, hit.entry.as_deref());
+            let reply = purge_keys(reply, type_id, hit.entry.as_deref(), localized);
             cache_control(reply, anonymous, settings).conditional(req, &hit.etag)
         };
         if let Some(hit) = self.cache.get(&key) {
@@ -82,6 +88,7 @@ impl DeliveryApi {
             reply.header(CACHE_STATUS, "miss"),
             type_id,
             entry.as_deref(),
+            localized,
         );
         Ok(cache_control(reply, anonymous, settings).conditional(req, &etag))
     }
@@ -124,9 +131,15 @@ fn cache_control(reply: Reply, anonymous: bool, settings: &crate::config::Settin
 /// `Surrogate-Key` (Fastly, Varnish; space-separated) and `Cache-Tag` (Cloudflare, Akamai;
 /// comma-separated) naming what a response shows, so a CDN can purge precisely: on a
 /// publish, unpublish or delete of entry X of type T purge `entry:X` and `list:T`; on a
-/// schema change of T purge `type:T`.
-fn purge_keys(reply: Reply, type_id: &str, entry: Option<&str>) -> Reply {
+/// schema change of T purge `type:T`. An entry of a localized type depends on the other
+/// entries of its document (fallbacks), so it is named with the type's lists too.
+fn purge_keys(reply: Reply, type_id: &str, entry: Option<&str>, localized: bool) -> Reply {
     let keys = match entry {
+        Some(id) if localized => vec![
+            format!("type:{type_id}"),
+            format!("entry:{id}"),
+            format!("list:{type_id}"),
+        ],
         Some(id) => vec![format!("type:{type_id}"), format!("entry:{id}")],
         None => vec![format!("type:{type_id}"), format!("list:{type_id}")],
     };
@@ -198,7 +211,9 @@ impl DeliveryApi {
             if let Some(p) = &one.populated {
                 p.dependencies(&mut ids, &mut types);
             }
-            let deps = self.cache.deps(types, false, ids);
+            // Localized: the answer may come from, or take values of, the document's
+            // other entries, so any delivered change of the type's entries refreshes it.
+            let deps = self.cache.deps(types, one.ty.def.options.localized, ids);
             let body = entry_with(
                 &one.row,
                 &one.ty.def,

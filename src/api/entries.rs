@@ -46,6 +46,9 @@ pub struct EntryWrite {
     pub fields: BTreeMap<String, Value>,
     /// Locale of a new entry (localized types only; default: the instance's default locale).
     pub locale: Option<Text>,
+    /// Create a translation: the id of any entry of the document (`locale` names the new
+    /// entry's locale). Create only.
+    pub document: Option<Text>,
     /// Note stored with the version this save creates.
     pub message: Option<Text>,
 }
@@ -92,6 +95,7 @@ impl From<EntryWrite> for EntryInput {
         EntryInput {
             fields: w.fields.into_iter().collect(),
             locale: text(w.locale),
+            document: text(w.document),
             message: text(w.message),
             restored_from: None,
         }

@@ -141,6 +141,8 @@ impl DocSource {
                 "entries" | "schedules" | "trash" | "query" => return manages_entries,
                 "content-types" => "schema",
                 "events" => "audit",
+                // Listed for every role that writes entries (they pick a locale).
+                "locales" if manages_entries => return true,
                 other => other,
             };
             self.authz.holds_any(role, resource)

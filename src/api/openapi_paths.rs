@@ -11,7 +11,7 @@ use super::openapi_types::{TypeView, shared_schemas, type_schemas};
 
 use crate::domain::schema::FieldDef;
 
-const LOCALE_PATTERN: &str = "^[A-Za-z0-9_-]{1,35}$";
+const LOCALE_PATTERN: &str = "^(\\*|[A-Za-z0-9_-]{1,35})$";
 
 fn list_params() -> Vec<Value> {
     vec![
@@ -19,7 +19,7 @@ fn list_params() -> Vec<Value> {
         json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }),
         json!({ "name": "limit", "in": "query", "required": false, "description": "Entries per page (default 20)", "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100 } }),
         json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page (same filter, sort and locale)", "schema": { "type": "string" } }),
-        json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }),
+        json!({ "name": "locale", "in": "query", "required": false, "description": "A configured locale, or `*` for every locale. Delivery resolves it per document through the locale's fallback chain (left out: the default locale's chain); management lists exactly that locale (left out: every locale)", "schema": { "type": "string", "pattern": LOCALE_PATTERN } }),
         populate_param(),
     ]
 }
@@ -311,7 +311,7 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             }));
             new_paths.insert(format!("/api/v1/content/{api}/{{idOrSlug}}"), json!({
                 "get": Op { id: format!("get{name}"), summary: format!("Get a published {} entry by id or slug", ty.name), tag: &tag,
-                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "schema": { "type": "string", "pattern": LOCALE_PATTERN } }), populate_param(), if_none_match.clone()],
+                    params: vec![id_param("idOrSlug", "Entry id (UUID) or slug"), json!({ "name": "fields", "in": "query", "required": false, "description": "Comma-separated fields to return", "schema": { "type": "string" } }), json!({ "name": "locale", "in": "query", "required": false, "description": "Answer with the document's entry in this locale, or the first of its fallback chain it is published in; localized values it lacks come from further along the chain", "schema": { "type": "string", "pattern": LOCALE_PATTERN } }), populate_param(), if_none_match.clone()],
                     body: None, success: vec![ok("The published entry", &name, 200), not_modified()], errors: &[400, 401, 403, 404, 429], public: true }.render()
             }));
             new_paths.insert(format!("/api/v1/query/{api}"), json!({

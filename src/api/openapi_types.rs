@@ -379,11 +379,12 @@ fn envelope(ty: &ContentTypeDef, fields: Value, description: &str) -> Value {
     json!({
         "type": "object",
         "description": description,
-        "required": ["id", "type", "locale", "version", "status", "stage", "created_at", "updated_at", "fields"],
+        "required": ["id", "type", "locale", "document", "version", "status", "stage", "created_at", "updated_at", "fields"],
         "properties": {
             "id": { "type": "string", "format": "uuid" },
             "type": { "type": "string", "enum": [ty.api_id] },
             "locale": { "type": "string" },
+            "document": { "type": "string", "format": "uuid", "description": "The document this entry is one locale of: the same for all its translations (the id of its first entry)" },
             "version": { "type": "integer", "format": "int64" },
             "status": schema_ref("EntryStatus"),
             "stage": { "type": "string" },
@@ -443,6 +444,7 @@ pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Va
             "properties": {
                 "fields": create,
                 "locale": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,35}$", "nullable": true },
+                "document": { "type": "string", "format": "uuid", "nullable": true, "description": "Create a translation: the id of any entry of the document, with `locale` the new entry's locale. Fields that are not `localized` are taken from the document when left out" },
                 "message": { "type": "string", "maxLength": 1000, "nullable": true }
             }
         }),

@@ -114,6 +114,7 @@ fn plain_entry(
         "id": row.id,
         "type": row.type_id,
         "locale": row.locale,
+        "document": row.document_id,
         "version": version,
         "status": status,
         "stage": stage,

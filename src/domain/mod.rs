@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod diff;
+pub mod locale;
 pub mod query;
 pub mod schema;
 pub mod slug;

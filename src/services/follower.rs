@@ -140,7 +140,8 @@ impl Freshness {
                 Some(t) => Self::mark(&self.types[slot(t, TYPE_SLOTS) as usize], ev.seq),
                 None => Self::mark(&self.all, ev.seq),
             },
-            _ if changes_access(ev) => Self::mark(&self.all, ev.seq),
+            // Locales: the fallback chains delivery resolves through.
+            _ if changes_access(ev) || ev.resource == "locale" => Self::mark(&self.all, ev.seq),
             _ => {}
         }
     }
@@ -218,6 +219,9 @@ impl Follower {
             };
             if batch.iter().any(|e| e.resource == "content_type") {
                 self.types.reload(&self.store).await?;
+            }
+            if batch.iter().any(|e| e.resource == "locale") {
+                self.types.reload_locales(&self.store).await?;
             }
             if batch.iter().any(changes_access) {
                 self.authz.reload().await?;

@@ -20,27 +20,46 @@ use arc_swap::ArcSwap;
 
 use crate::authz::Authz;
 use crate::config::Settings;
+use crate::domain::locale::Locales;
 use crate::error::{ApiError, ApiResult, Code, clip};
 use crate::store::Store;
 use crate::store::content_types::TypeRow;
 
-/// Content types held in memory (every request needs its type), swapped whole after a
-/// schema change. `epoch` counts changes so derived artefacts (the OpenAPI document) know
-/// when to rebuild.
+/// Content types and the configured locales held in memory (every request needs its
+/// type), each swapped whole after a change. `epoch` counts schema changes so derived
+/// artefacts (the OpenAPI document) know when to rebuild.
 #[derive(Clone)]
 pub struct TypeCache {
     types: Arc<ArcSwap<HashMap<String, Arc<TypeRow>>>>,
+    locales: Arc<ArcSwap<Locales>>,
+    /// The `default_locale` setting, for a database that marks none.
+    default_locale: Arc<str>,
     epoch: Arc<AtomicU64>,
 }
 
 impl TypeCache {
-    pub async fn load(store: &Store) -> ApiResult<TypeCache> {
+    pub async fn load(store: &Store, default_locale: &str) -> ApiResult<TypeCache> {
         let cache = TypeCache {
             types: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            locales: Arc::new(ArcSwap::from_pointee(Locales::default())),
+            default_locale: default_locale.into(),
             epoch: Arc::new(AtomicU64::new(0)),
         };
         cache.reload(store).await?;
+        cache.reload_locales(store).await?;
         Ok(cache)
+    }
+
+    pub async fn reload_locales(&self, store: &Store) -> ApiResult<()> {
+        let list = crate::store::locales::list(store.db()).await?;
+        self.locales
+            .store(Arc::new(Locales::new(list, &self.default_locale)));
+        Ok(())
+    }
+
+    /// The configured locales as of the last locale event applied.
+    pub fn locales(&self) -> Arc<Locales> {
+        self.locales.load_full()
     }
 
     pub async fn reload(&self, store: &Store) -> ApiResult<()> {
@@ -94,10 +113,11 @@ pub struct Services {
 impl Services {
     pub async fn build(settings: Arc<Settings>, store: Store) -> anyhow::Result<Services> {
         admin::seed_roles(&store).await?;
+        crate::store::locales::ensure(store.db(), &settings.default_locale).await?;
         // Read before the caches load, so the follower re-applies anything after it.
         let applied = crate::store::events::last_seq(store.db()).await?;
         let authz = Authz::load(store.clone()).await?;
-        let types = TypeCache::load(&store)
+        let types = TypeCache::load(&store, &settings.default_locale)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let auth = auth::AuthService::new(settings.clone(), store.clone()).await?;

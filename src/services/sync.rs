@@ -77,7 +77,10 @@ fn invalid(msg: String) -> ApiError {
     ApiError::new(Code::InvalidParameter, msg)
 }
 
-fn parse(params: &[(String, String)]) -> ApiResult<Request> {
+fn parse(
+    params: &[(String, String)],
+    locales: &crate::domain::locale::Locales,
+) -> ApiResult<Request> {
     let mut r = Request {
         types: None,
         locale: None,
@@ -102,7 +105,13 @@ fn parse(params: &[(String, String)]) -> ApiResult<Request> {
                 }
                 r.types = Some(names);
             }
-            "locale" => r.locale = Some(crate::domain::query::parse_locale(v)?),
+            "locale" => {
+                let l = crate::domain::query::parse_locale(v)?;
+                if l != "*" {
+                    locales.check(&l)?;
+                    r.locale = Some(l);
+                }
+            }
             "limit" => {
                 r.limit = v
                     .parse::<u64>()
@@ -233,7 +242,7 @@ impl SyncService {
         principal: &Principal,
         params: &[(String, String)],
     ) -> ApiResult<SyncPage> {
-        let req = parse(params)?;
+        let req = parse(params, &self.types.locales())?;
         let who = principal.actor_ref();
         let mut cursor = match &req.cursor {
             Some(raw) => {

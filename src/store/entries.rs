@@ -12,6 +12,8 @@ pub struct EntryRow {
     pub id: String,
     pub type_id: String,
     pub locale: String,
+    /// The document this entry is one locale of (its own id when it is the first).
+    pub document_id: String,
     pub owner: Option<String>,
     pub status: String,
     pub stage: String,
@@ -39,7 +41,7 @@ pub fn cols(backend: DbBackend, with_draft: bool) -> String {
         (_, false) => ("NULL AS draft", "json(e.published) AS published"),
     };
     format!(
-        "e.id, e.type_id, e.locale, e.owner, e.status, e.stage, e.slug, e.published_slug, e.version, e.published_version, e.rev, {draft}, {published}, e.created_at, e.updated_at, e.published_at"
+        "e.id, e.type_id, e.locale, e.document_id, e.owner, e.status, e.stage, e.slug, e.published_slug, e.version, e.published_version, e.rev, {draft}, {published}, e.created_at, e.updated_at, e.published_at"
     )
 }
 
@@ -48,6 +50,8 @@ pub fn from_row(r: &QueryResult) -> Result<EntryRow, DbErr> {
         id: get(r, "id")?,
         type_id: get(r, "type_id")?,
         locale: get(r, "locale")?,
+        document_id: get::<Option<String>>(r, "document_id")?
+            .unwrap_or_else(|| get(r, "id").unwrap_or_default()),
         owner: get(r, "owner")?,
         status: get(r, "status")?,
         stage: get(r, "stage")?,
@@ -117,6 +121,50 @@ pub async fn get_published(
     }
     q.push(" AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1");
     q.fetch_one(c).await?.as_ref().map(from_row).transpose()
+}
+
+/// The entries of these documents in these locales, in one statement: published ones
+/// (without drafts) when `published_only`, every one with its draft otherwise.
+pub async fn of_documents(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    documents: &[&str],
+    locales: Option<&[String]>,
+    published_only: bool,
+) -> Result<Vec<EntryRow>, DbErr> {
+    if documents.is_empty() || locales.is_some_and(<[String]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, !published_only)
+    ))
+    .bind(type_id)
+    .push(" AND e.document_id IN (");
+    for (i, d) in documents.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*d);
+    }
+    q.push(")");
+    if let Some(locales) = locales {
+        q.push(" AND e.locale IN (");
+        for (i, l) in locales.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(l.as_str());
+        }
+        q.push(")");
+    }
+    if published_only {
+        q.push(" AND e.published_version IS NOT NULL");
+    }
+    q.push(" ORDER BY e.id");
+    q.fetch_all(c).await?.iter().map(from_row).collect()
 }
 
 /// Entries of a type by id, in one statement: the published ones for delivery
@@ -214,10 +262,11 @@ pub async fn published_page(
 
 pub async fn insert(c: &impl ConnectionTrait, e: &EntryRow) -> Result<(), DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push("INSERT INTO entries (id, type_id, locale, owner, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")
+    q.push("INSERT INTO entries (id, type_id, locale, document_id, owner, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) VALUES (")
         .bind(e.id.as_str()).push(", ")
         .bind(e.type_id.as_str()).push(", ")
         .bind(e.locale.as_str()).push(", ")
+        .bind(e.document_id.as_str()).push(", ")
         .bind(e.owner.clone()).push(", ")
         .bind(e.status.as_str()).push(", ")
         .bind(e.stage.as_str()).push(", ")

@@ -20,6 +20,7 @@ pub mod content_types;
 pub mod entries;
 pub mod events;
 pub mod indexes;
+pub mod locales;
 #[cfg(test)]
 mod plan_tests;
 pub mod query;

@@ -89,6 +89,7 @@ async fn plan(store: &Store, desc: bool, group: Group, seek: Seek, cursor: Optio
         query: &q,
         sort: &sort,
         after: Some((vec![cursor.map(Scalar::Int)], "00001500".into())),
+        locales: &crate::domain::locale::Selection::All,
     };
     let sql = list_page_sql(store.backend(), &spec, group, seek, 21);
     let backend = store.backend();

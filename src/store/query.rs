@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::entries::{EntryRow, cols, from_row};
 use super::{Sql, Store, get};
+use crate::domain::locale::Selection;
 use crate::domain::query::{Filter, ListQuery, MetaCol, Op, Scalar, SortKey, Surface, Target};
 use crate::domain::schema::FieldType;
 
@@ -24,6 +25,8 @@ pub struct ListSpec<'a> {
     pub sort: &'a [SortKey],
     /// Cursor values as typed scalars (`None` = the row had no value).
     pub after: Option<(Vec<Option<Scalar>>, String)>,
+    /// Which locales: all, one, or per document the first of a fallback chain.
+    pub locales: &'a Selection,
 }
 
 fn expr(backend: DbBackend, surface: Surface, target: &Target) -> String {
@@ -220,13 +223,45 @@ fn push_where(q: &mut Sql, spec: &ListSpec<'_>) {
     if let Some(owner) = spec.owner {
         q.push(" AND e.owner = ").bind(owner);
     }
-    if let Some(locale) = &spec.query.locale {
-        q.push(" AND e.locale = ").bind(locale.clone());
-    }
+    push_locales(q, spec.locales);
     if let Some(f) = &spec.query.filter {
         q.push(" AND ");
         push_filter(q, spec.surface, f);
     }
+}
+
+/// The locale condition. A chain `[l1, l2, …]` keeps, per document, its entry in the
+/// first locale of the chain it is published in: an entry in `lN` when no entry of its
+/// document is published in `l1 … lN-1` (a probe of the `(document_id, locale)` index).
+fn push_locales(q: &mut Sql, sel: &Selection) {
+    let chain = match sel {
+        Selection::All => return,
+        Selection::Exact(l) => std::slice::from_ref(l),
+        Selection::Chain(c) => c.as_slice(),
+    };
+    if let [only] = chain {
+        q.push(" AND e.locale = ").bind(only.clone());
+        return;
+    }
+    q.push(" AND (");
+    for (i, l) in chain.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push("(e.locale = ").bind(l.clone());
+        if i > 0 {
+            q.push(" AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.document_id = e.document_id AND s.published_version IS NOT NULL AND s.locale IN (");
+            for (j, before) in chain[..i].iter().enumerate() {
+                if j > 0 {
+                    q.push(", ");
+                }
+                q.bind(before.clone());
+            }
+            q.push("))");
+        }
+        q.push(")");
+    }
+    q.push(")");
 }
 
 /// Columns that hold a value in every row the list can return.

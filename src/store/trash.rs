@@ -18,7 +18,7 @@ pub struct TrashRow {
 
 fn to_doc(e: &EntryRow) -> Value {
     json!({
-        "id": e.id, "type_id": e.type_id, "locale": e.locale, "owner": e.owner,
+        "id": e.id, "type_id": e.type_id, "locale": e.locale, "document_id": e.document_id, "owner": e.owner,
         "status": e.status, "stage": e.stage, "slug": e.slug,
         "published_slug": e.published_slug, "version": e.version,
         "published_version": e.published_version, "rev": e.rev, "draft": e.draft,
@@ -42,6 +42,8 @@ fn from_doc(d: &Value) -> Result<EntryRow, DbErr> {
         id: s("id")?,
         type_id: s("type_id")?,
         locale: s("locale")?,
+        // Rows trashed before documents were kept: each was its own document.
+        document_id: s("document_id").or_else(|_| s("id"))?,
         owner: d["owner"].as_str().map(str::to_string),
         status: s("status")?,
         stage: s("stage")?,

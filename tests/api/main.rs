@@ -18,6 +18,7 @@ mod edge;
 mod field_indexes;
 mod grants;
 mod live;
+mod locales;
 mod login_hardening;
 mod nodes;
 mod openapi;

@@ -366,6 +366,12 @@ async fn sync_refuses_bad_input(backend: Backend) {
     let (status, body) = send(app.req_as(None, Method::GET, "/api/v1/sync?type=nope")).await;
     assert_error(status, &body, 404, "content_type_not_found");
     // A cursor is its caller's, and its parameters'.
+    let (status, body) = send(
+        app.req(Method::POST, "/api/v1/manage/locales")
+            .json(&json!({"code": "de"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, body) = send(app.req_as(None, Method::GET, "/api/v1/sync?type=note")).await;
     let cursor = body["next_cursor"].as_str().expect("cursor").to_string();
     let (status, body) = send(app.req(Method::GET, &format!("/api/v1/sync?cursor={cursor}"))).await;

@@ -5,6 +5,7 @@ use poem_openapi::Object;
 use serde_json::Value;
 
 use super::{JsonObject, Ts, ts};
+use crate::domain::locale::{LocaleDef, Locales};
 use crate::store::audit::AuditRow;
 use crate::store::auth::{TokenRow, UserRow};
 use crate::store::events::Event as EventRow;
@@ -69,6 +70,48 @@ impl From<&RoleRow> for Role {
             require_totp: r.require_totp,
         }
     }
+}
+
+/// A configured locale.
+#[derive(Object)]
+#[oai(rename = "Locale")]
+pub struct Locale {
+    /// A language tag, e.g. `en`, `de-CH`.
+    pub code: String,
+    pub name: String,
+    /// Where delivery looks when an entry or a localized value is missing in this locale
+    /// (followed on: `de-CH` → `de` → `en`). `null`: nowhere.
+    pub fallback: Option<String>,
+    /// Entries that name no locale are in the default one; delivery reads without a
+    /// `locale` resolve through it.
+    pub default: bool,
+    /// This locale, then its fallbacks in order: the order delivery resolves in.
+    pub chain: Vec<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl Locale {
+    pub fn new(l: &LocaleDef, all: &Locales) -> Self {
+        Locale {
+            code: l.code.clone(),
+            name: l.name.clone(),
+            fallback: l.fallback.clone(),
+            default: l.default,
+            chain: all.chain(&l.code),
+            created_at: Ts(l.created_at),
+            updated_at: Ts(l.updated_at),
+        }
+    }
+}
+
+/// The configured locales, by code.
+#[derive(Object)]
+#[oai(rename = "LocaleList")]
+pub struct LocaleList {
+    pub items: Vec<Locale>,
+    pub next_cursor: Option<String>,
+    pub total: i64,
 }
 
 /// Roles.

@@ -34,6 +34,8 @@ pub struct Entry {
     #[oai(rename = "type")]
     pub type_: String,
     pub locale: String,
+    /// The document this entry is one locale of: the same for all its translations.
+    pub document: String,
     /// Version number shown (delivery: the published version).
     pub version: i64,
     pub status: EntryStatus,

@@ -395,8 +395,10 @@ pub fn selection_fingerprint(q: &ListQuery) -> String {
     hex::encode(&digest[..6])
 }
 
+/// A `locale` parameter: a language tag, or `*` (every locale).
 pub fn parse_locale(v: &str) -> Result<String, ApiError> {
-    let ok = !v.is_empty()
+    let ok = v == "*"
+        || !v.is_empty()
         && v.len() <= 35
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -406,7 +408,7 @@ pub fn parse_locale(v: &str) -> Result<String, ApiError> {
         Err(bad(
             Code::InvalidParameter,
             format!(
-                "`locale` must be a language tag like `en` or `pt-BR`, got `{}`",
+                "`locale` must be a language tag like `en` or `pt-BR`, or `*` for every locale, got `{}`",
                 clip(v)
             ),
         ))

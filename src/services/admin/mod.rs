@@ -14,10 +14,12 @@ use crate::store::auth::{self as repo, TokenRow, UserRow};
 use crate::store::events::{self, NewEvent};
 
 mod access;
+mod locales;
 mod seed;
 mod two_factor;
 
 pub use access::RolePatch;
+pub use locales::{LocalePatch, NewLocale};
 
 pub use seed::{BUILTIN_ROLES, seed_roles};
 

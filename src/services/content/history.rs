@@ -101,6 +101,7 @@ impl ContentService {
         let mut input = EntryInput {
             fields,
             locale: None,
+            document: None,
             message: Some(message.unwrap_or_else(|| format!("restored version {n}"))),
             restored_from: Some(n),
         };

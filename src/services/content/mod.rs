@@ -5,6 +5,7 @@
 
 mod comments;
 mod history;
+mod locales;
 pub mod populate;
 mod reads;
 mod schedule;
@@ -39,6 +40,8 @@ use crate::store::{Store, is_unique_violation};
 pub struct EntryInput {
     pub fields: Map<String, Value>,
     pub locale: Option<String>,
+    /// A translation: an entry of the document the new entry joins (create only).
+    pub document: Option<String>,
     pub message: Option<String>,
     /// Set by a restore: the version whose data this is (for the audit record).
     pub restored_from: Option<i32>,
@@ -102,36 +105,6 @@ impl ContentService {
             )),
             settings,
             scheduled: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
-    fn locale_for(&self, ty: &ContentTypeDef, requested: Option<&str>) -> ApiResult<String> {
-        let default = &self.settings.default_locale;
-        match requested {
-            None => Ok(default.clone()),
-            Some(l) if l == default => Ok(l.to_string()),
-            Some(l) if ty.options.localized => {
-                let ok = l.len() <= 35
-                    && !l.is_empty()
-                    && l.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-                if ok {
-                    Ok(l.to_string())
-                } else {
-                    Err(ApiError::new(
-                        Code::InvalidBody,
-                        "`locale` must be a language tag like `en` or `pt-BR`",
-                    ))
-                }
-            }
-            Some(l) => Err(ApiError::new(
-                Code::InvalidBody,
-                format!(
-                    "`{}` is not localized: leave out `locale` or use `{default}` (got `{}`)",
-                    ty.api_id,
-                    clip(l)
-                ),
-            )),
         }
     }
 
@@ -228,6 +201,16 @@ impl ContentService {
         // The response shows what the caller may read, plus what it just sent.
         let sent = sent_fields(&input.fields);
         let locale = self.locale_for(&ty.def, input.locale.as_deref())?;
+        let mut fields = input.fields;
+        let (document, shared_changes) = match input.document.as_deref() {
+            Some(anchor) => {
+                let (d, changed) = self
+                    .join_document(&ty.def, anchor, &locale, &mut fields)
+                    .await?;
+                (Some(d), changed)
+            }
+            None => (None, Vec::new()),
+        };
         // The caller will own the entry: it sees what `read_drafts` grants on its own,
         // plus what it may write.
         let readable = Visibility {
@@ -239,7 +222,7 @@ impl ContentService {
                 .unwrap_or_else(FieldSet::none)
                 .union(&writable),
         };
-        let mut doc = validate::validate_document(&ty.def, &input.fields, true)
+        let mut doc = validate::validate_document(&ty.def, &fields, true)
             .map_err(|errs| ApiError::validation(hide_unreadable(&ty.def, &readable, errs)))?;
         let message = check_message(input.message)?;
 
@@ -262,6 +245,7 @@ impl ContentService {
             id: id.clone(),
             type_id: type_id.to_string(),
             locale,
+            document_id: document.unwrap_or_else(|| id.clone()),
             owner: principal.user_id().map(str::to_string),
             status: "draft".into(),
             stage: workflow::first_stage(&ty.def),
@@ -279,9 +263,20 @@ impl ContentService {
         if !ty.def.options.draft_publish {
             publish_in_place(&mut row, at);
         }
-        entries::insert(&tx.txn, &row).await.map_err(map_unique)?;
+        entries::insert(&tx.txn, &row).await.map_err(|e| {
+            if row.document_id != row.id && is_unique_violation(&e) {
+                ApiError::new(
+                    Code::AlreadyExists,
+                    format!("this document got its `{}` entry at the same moment; update that one", row.locale),
+                )
+            } else {
+                map_unique(e)
+            }
+        })?;
         record_version(&tx.txn, &row, principal, message).await?;
         append(&tx.txn, "entry.created", &row, principal).await?;
+        self.share(&tx.txn, &ty.def, principal, &row, &shared_changes)
+            .await?;
         if row.published_version.is_some() {
             append(&tx.txn, "entry.published", &row, principal).await?;
         }
@@ -454,6 +449,12 @@ impl ContentService {
                 "an entry's `locale` cannot change; create an entry in the other locale instead",
             ));
         }
+        if input.document.is_some() {
+            return Err(ApiError::new(
+                Code::InvalidBody,
+                "an entry's `document` cannot change; `document` is for creating a translation",
+            ));
+        }
         let message = check_message(input.message)?;
         let restored_from = input.restored_from;
         let tx = self.store.write().await?;
@@ -520,6 +521,8 @@ impl ContentService {
             entries::prune_versions(&tx.txn, &row, r.keep_last, r.keep_days, at).await?;
         }
         append(&tx.txn, "entry.updated", &row, principal).await?;
+        self.share(&tx.txn, &ty.def, principal, &row, &changed_fields)
+            .await?;
         if let Some((from, _)) = reset {
             let why = Some("changed after approval: back to review".to_string());
             workflow::record_move(&tx.txn, &row, principal, &from, why).await?;
@@ -856,6 +859,7 @@ async fn append(
     principal: &Principal,
 ) -> ApiResult<i64> {
     let payload = serde_json::json!({
+        "document": row.document_id,
         "status": row.status,
         "stage": row.stage,
         "published_version": row.published_version,

@@ -10,8 +10,9 @@ use super::populate::Populated;
 use super::{ContentService, Page, not_found, owns};
 use crate::authz::{Grant, Principal};
 use crate::domain::access::Visibility;
+use crate::domain::locale::Selection;
 use crate::domain::query::{self, Cursor, ListQuery, MetaCol, Scalar, SortKey, Surface, Target};
-use crate::domain::schema::FieldType;
+use crate::domain::schema::{ContentTypeDef, FieldType};
 use crate::domain::slug;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::content_types::TypeRow;
@@ -82,7 +83,23 @@ impl ContentService {
             .owner_only()
             .then(|| principal.user_id().unwrap_or_default());
         let scan = query::needs_scan(&q, &ty.def);
-        let mut page = self.page(type_id, &q, surface, owner, scan).await?;
+        let locales = self.selection(&ty.def, surface, q.locale.as_deref())?;
+        let mut page = self
+            .page(type_id, &q, surface, owner, scan, &locales)
+            .await?;
+        if surface == Surface::Delivery {
+            let asked = match &locales {
+                Selection::Chain(c) => Some(c.as_slice()),
+                _ => None,
+            };
+            let chains: Vec<Vec<String>> = page
+                .items
+                .iter()
+                .map(|r| self.value_chain(asked, r))
+                .collect();
+            self.fill_fallbacks(&ty.def, &mut page.items, &chains)
+                .await?;
+        }
         let rows: Vec<&EntryRow> = page.items.iter().collect();
         page.populated = self
             .populate(
@@ -126,6 +143,7 @@ impl ContentService {
         surface: Surface,
         owner: Option<&str>,
         scan: bool,
+        locales: &Selection,
     ) -> ApiResult<Page> {
         let sort: Vec<SortKey> = if q.sort.is_empty() {
             vec![SortKey {
@@ -146,6 +164,7 @@ impl ContentService {
             query: q,
             sort: &sort,
             after,
+            locales,
         };
         // A list no index narrows down waits for one of few scan places and runs on the
         // bounded pool; the others go straight to the store.
@@ -258,15 +277,23 @@ impl ContentService {
         } else {
             None
         };
-        let row = match key {
-            Some(key) => {
-                entries::get_published(self.store.db(), type_id, key, p.locale.as_deref()).await?
-            }
-            None => None,
+        let locales = self.types.locales();
+        let asked = match p.locale.as_deref() {
+            Some("*") | None => None,
+            Some(l) => Some(locales.check(l)?.code.clone()),
         };
-        let Some(row) = row else {
+        let row = self.find_published(&ty.def, key, asked.as_deref()).await?;
+        let Some(mut row) = row else {
             return Err(not_found(type_id, id_or_slug));
         };
+        let chain = asked.as_deref().map(|l| locales.chain(l));
+        let value_chain = self.value_chain(chain.as_deref(), &row);
+        self.fill_fallbacks(
+            &ty.def,
+            std::slice::from_mut(&mut row),
+            std::slice::from_ref(&value_chain),
+        )
+        .await?;
         let Some(fields) = grant.fields_for(owns(principal, &row)) else {
             return Err(not_found(type_id, id_or_slug));
         };
@@ -294,6 +321,50 @@ impl ContentService {
             view,
             populated,
         })
+    }
+}
+
+impl ContentService {
+    /// Delivery: the published entry an id or slug names, in the locale asked for (the
+    /// first of its chain the document is published in). A slug is looked up along the
+    /// chain (no locale: the default's chain, then any locale), so a link with another
+    /// translation's slug still finds the document.
+    async fn find_published(
+        &self,
+        ty: &ContentTypeDef,
+        key: Option<entries::PublishedKey<'_>>,
+        asked: Option<&str>,
+    ) -> ApiResult<Option<EntryRow>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let db = self.store.db();
+        let type_id = ty.api_id.as_str();
+        let locales = self.types.locales();
+        if !ty.options.localized {
+            return Ok(entries::get_published(db, type_id, key, None).await?);
+        }
+        let chain = locales.chain(asked.unwrap_or(locales.default_code()));
+        let row = match key {
+            entries::PublishedKey::Id(_) => entries::get_published(db, type_id, key, None).await?,
+            entries::PublishedKey::Slug(_) => {
+                let mut found = None;
+                for l in &chain {
+                    found = entries::get_published(db, type_id, key, Some(l)).await?;
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                match found {
+                    Some(r) => Some(r),
+                    None => entries::get_published(db, type_id, key, None).await?,
+                }
+            }
+        };
+        match (row, asked) {
+            (Some(row), Some(_)) => self.resolve_document(ty, row, &chain).await,
+            (row, _) => Ok(row),
+        }
     }
 }
 
