@@ -73,7 +73,11 @@ impl MigrationTrait for Migration {
             m.alter_table(
                 Table::alter()
                     .table(Alias::new("entries"))
-                    .add_column(ColumnDef::new(Alias::new("document_id")).string_len(36).null())
+                    .add_column(
+                        ColumnDef::new(Alias::new("document_id"))
+                            .string_len(36)
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -315,10 +315,12 @@ impl AdminApi {
                 },
             )
             .await?;
-        Ok(Made::new(&Locale::new(&l, &self.services.types.locales())).header(
-            "location",
-            format!("{}/api/v1/manage/locales/{}", self.public_url, l.code),
-        ))
+        Ok(
+            Made::new(&Locale::new(&l, &self.services.types.locales())).header(
+                "location",
+                format!("{}/api/v1/manage/locales/{}", self.public_url, l.code),
+            ),
+        )
     }
 
     /// Get a locale.
@@ -329,7 +331,11 @@ impl AdminApi {
     }
 
     /// Rename a locale, change its fallback, or make it the default.
-    #[oai(path = "/locales/:code", method = "patch", operation_id = "updateLocale")]
+    #[oai(
+        path = "/locales/:code",
+        method = "patch",
+        operation_id = "updateLocale"
+    )]
     async fn update_locale(
         &self,
         auth: Auth,
@@ -351,7 +357,11 @@ impl AdminApi {
     }
 
     /// Delete a locale no entry uses (not the default, and no other locale's fallback).
-    #[oai(path = "/locales/:code", method = "delete", operation_id = "deleteLocale")]
+    #[oai(
+        path = "/locales/:code",
+        method = "delete",
+        operation_id = "deleteLocale"
+    )]
     async fn delete_locale(&self, auth: Auth, code: Path<String>) -> ApiResult<NoContent> {
         self.services.admin.delete_locale(&auth.0, &code).await?;
         Ok(NoContent)

@@ -171,7 +171,17 @@ mod tests {
         for ok in ["en", "de-CH", "pt_BR", "zh-Hant-TW"] {
             assert!(valid_code(ok), "{ok}");
         }
-        for bad in ["", "e", "-en", "en-", "en--us", "en us", "1en", "*", &"a".repeat(36)] {
+        for bad in [
+            "",
+            "e",
+            "-en",
+            "en-",
+            "en--us",
+            "en us",
+            "1en",
+            "*",
+            &"a".repeat(36),
+        ] {
             assert!(!valid_code(bad), "{bad}");
         }
     }

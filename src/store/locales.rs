@@ -28,19 +28,21 @@ pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<LocaleDef>, DbErr> {
 
 pub async fn insert(c: &impl ConnectionTrait, l: &LocaleDef) -> Result<(), DbErr> {
     let mut q = Sql::new(c.get_database_backend());
-    q.push("INSERT INTO locales (code, name, fallback, is_default, created_at, updated_at) VALUES (")
-        .bind(l.code.as_str())
-        .push(", ")
-        .bind(l.name.as_str())
-        .push(", ")
-        .bind(l.fallback.clone())
-        .push(", ")
-        .bind(l.default)
-        .push(", ")
-        .bind_ts(l.created_at)
-        .push(", ")
-        .bind_ts(l.updated_at)
-        .push(")");
+    q.push(
+        "INSERT INTO locales (code, name, fallback, is_default, created_at, updated_at) VALUES (",
+    )
+    .bind(l.code.as_str())
+    .push(", ")
+    .bind(l.name.as_str())
+    .push(", ")
+    .bind(l.fallback.clone())
+    .push(", ")
+    .bind(l.default)
+    .push(", ")
+    .bind_ts(l.created_at)
+    .push(", ")
+    .bind_ts(l.updated_at)
+    .push(")");
     q.execute(c).await.map(|_| ())
 }
 
@@ -82,8 +84,10 @@ pub async fn entries_in(c: &impl ConnectionTrait, code: &str) -> Result<i64, DbE
     let mut total = 0;
     for table in ["entries", "trash"] {
         let mut q = Sql::new(c.get_database_backend());
-        q.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE locale = "))
-            .bind(code);
+        q.push(&format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE locale = "
+        ))
+        .bind(code);
         if let Some(r) = q.fetch_one(c).await? {
             total += get::<i64>(&r, "n")?;
         }

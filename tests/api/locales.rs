@@ -32,14 +32,14 @@ async fn add_locales(app: &TestApp) {
 
 fn article_type() -> Value {
     json!({"api_id": "article", "name": "Article",
-        "options": {"localized": true, "title_field": "title"},
-        "fields": [
-            {"name": "title", "type": "text", "required": true, "localized": true, "indexed": true},
-            {"name": "slug", "type": "slug", "source": "title"},
-            {"name": "summary", "type": "longtext", "localized": true},
-            {"name": "rating", "type": "integer", "indexed": true},
-            {"name": "category", "type": "enum", "values": ["news", "guide"]}
-        ]})
+    "options": {"localized": true, "title_field": "title"},
+    "fields": [
+        {"name": "title", "type": "text", "required": true, "localized": true, "indexed": true},
+        {"name": "slug", "type": "slug", "source": "title"},
+        {"name": "summary", "type": "longtext", "localized": true},
+        {"name": "rating", "type": "integer", "indexed": true},
+        {"name": "category", "type": "enum", "values": ["news", "guide"]}
+    ]})
 }
 
 async fn create(app: &TestApp, token: Option<&str>, body: Value) -> (StatusCode, Value) {
@@ -62,7 +62,10 @@ async fn locales_are_configured_and_checked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (status, body) = send(app.req(Method::GET, "/api/v1/manage/locales")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["total"], 1, "a fresh instance has its default locale: {body}");
+    assert_eq!(
+        body["total"], 1,
+        "a fresh instance has its default locale: {body}"
+    );
     assert_eq!(body["items"][0]["code"], "en");
     assert_eq!(body["items"][0]["default"], true);
 
@@ -71,7 +74,10 @@ async fn locales_are_configured_and_checked(backend: Backend) {
     assert_eq!(body["chain"], json!(["de-CH", "de", "en"]), "{body}");
     assert_eq!(body["name"], "German (Switzerland)");
     let (_, body) = send(app.req(Method::GET, "/api/v1/manage/locales/de")).await;
-    assert_eq!(body["fallback"], "en", "left out, the fallback is the default: {body}");
+    assert_eq!(
+        body["fallback"], "en",
+        "left out, the fallback is the default: {body}"
+    );
     let (_, body) = send(app.req(Method::GET, "/api/v1/manage/locales/fr")).await;
     assert_eq!(body["fallback"], Value::Null, "{body}");
     assert_eq!(body["chain"], json!(["fr"]));
@@ -81,9 +87,17 @@ async fn locales_are_configured_and_checked(backend: Backend) {
         (json!({"code": "e n"}), 422, "validation_failed"),
         (json!({"code": "x"}), 422, "validation_failed"),
         (json!({"code": "DE"}), 409, "already_exists"),
-        (json!({"code": "it", "fallback": "es"}), 422, "validation_failed"),
+        (
+            json!({"code": "it", "fallback": "es"}),
+            422,
+            "validation_failed",
+        ),
         (json!({"code": "it", "name": ""}), 422, "validation_failed"),
-        (json!({"code": "it", "colour": "green"}), 400, "invalid_body"),
+        (
+            json!({"code": "it", "colour": "green"}),
+            400,
+            "invalid_body",
+        ),
         (json!({"code": 7}), 400, "invalid_body"),
     ] {
         let (s, b) = post_locale(&app, body.clone()).await;
@@ -111,9 +125,20 @@ async fn locales_are_configured_and_checked(backend: Backend) {
     assert_error(s, &b, 409, "conflict");
     let (s, b) = send(delete("de")).await;
     assert_error(s, &b, 409, "conflict");
-    assert!(b["error"]["message"].as_str().unwrap_or_default().contains("de-CH"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("de-CH"),
+        "{b}"
+    );
     app.create_type(article_type()).await;
-    let (s, b) = create(&app, None, json!({"locale": "fr", "fields": {"title": "Bonjour"}})).await;
+    let (s, b) = create(
+        &app,
+        None,
+        json!({"locale": "fr", "fields": {"title": "Bonjour"}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let (s, b) = send(delete("fr")).await;
     assert_error(s, &b, 409, "conflict");
@@ -125,7 +150,11 @@ async fn locales_are_configured_and_checked(backend: Backend) {
     // Another default: the old one keeps its entries, new entries go to the new one.
     let (s, b) = send(patch("de", json!({"default": true}))).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["fallback"], Value::Null, "the default falls back to nothing: {b}");
+    assert_eq!(
+        b["fallback"],
+        Value::Null,
+        "the default falls back to nothing: {b}"
+    );
     let (_, list) = send(app.req(Method::GET, "/api/v1/manage/locales")).await;
     let defaults: Vec<&Value> = list["items"]
         .as_array()
@@ -142,7 +171,12 @@ async fn locales_are_configured_and_checked(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
 
     // Entries and reads name configured locales only.
-    let (s, b) = create(&app, None, json!({"locale": "xx", "fields": {"title": "?"}})).await;
+    let (s, b) = create(
+        &app,
+        None,
+        json!({"locale": "xx", "fields": {"title": "?"}}),
+    )
+    .await;
     assert_error(s, &b, 400, "unknown_locale");
     app.grant("public", "article", "read").await;
     for path in [
@@ -205,7 +239,10 @@ async fn translations_share_the_fields_that_are_not_localized(backend: Backend) 
     .await;
     assert_eq!(s, StatusCode::CREATED, "{en}");
     assert_eq!(en["locale"], "en");
-    assert_eq!(en["document"], en["id"], "a first entry is its own document");
+    assert_eq!(
+        en["document"], en["id"],
+        "a first entry is its own document"
+    );
     let en_id = id(&en);
 
     // A translation joins the document and takes its shared values.
@@ -218,9 +255,16 @@ async fn translations_share_the_fields_that_are_not_localized(backend: Backend) 
     assert_eq!(s, StatusCode::CREATED, "{de}");
     let de_id = id(&de);
     assert_eq!(de["document"], en_id.as_str());
-    assert_eq!(de["fields"]["rating"], 3, "shared fields come from the document: {de}");
+    assert_eq!(
+        de["fields"]["rating"], 3,
+        "shared fields come from the document: {de}"
+    );
     assert_eq!(de["fields"]["category"], "news");
-    assert_eq!(de["fields"]["summary"], Value::Null, "localized fields do not: {de}");
+    assert_eq!(
+        de["fields"]["summary"],
+        Value::Null,
+        "localized fields do not: {de}"
+    );
     assert_eq!(de["fields"]["slug"], "hallo", "slugs are per locale: {de}");
 
     // Bad translations.
@@ -251,36 +295,57 @@ async fn translations_share_the_fields_that_are_not_localized(backend: Backend) 
     .await;
     assert_error(s, &b, 400, "invalid_body");
     let (s, b) = send(
-        app.req(Method::PATCH, &format!("/api/v1/manage/entries/article/{de_id}"))
-            .json(&json!({"document": en_id, "fields": {}})),
+        app.req(
+            Method::PATCH,
+            &format!("/api/v1/manage/entries/article/{de_id}"),
+        )
+        .json(&json!({"document": en_id, "fields": {}})),
     )
     .await;
     assert_error(s, &b, 400, "invalid_body");
 
     // A shared field written in one locale changes the document's other entries.
     let (s, b) = send(
-        app.req(Method::PATCH, &format!("/api/v1/manage/entries/article/{en_id}"))
-            .json(&json!({"fields": {"rating": 5, "summary": "Changed"}})),
+        app.req(
+            Method::PATCH,
+            &format!("/api/v1/manage/entries/article/{en_id}"),
+        )
+        .json(&json!({"fields": {"rating": 5, "summary": "Changed"}})),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let get = |id: &str| app.req(Method::GET, &format!("/api/v1/manage/entries/article/{id}"));
     let (_, de) = send(get(&de_id)).await;
     assert_eq!(de["fields"]["rating"], 5, "{de}");
-    assert_eq!(de["fields"]["summary"], Value::Null, "localized values stay: {de}");
+    assert_eq!(
+        de["fields"]["summary"],
+        Value::Null,
+        "localized values stay: {de}"
+    );
     assert_eq!(de["fields"]["title"], "Hallo");
-    assert_eq!(de["version"], 2, "the shared change is a version of the other entry: {de}");
+    assert_eq!(
+        de["version"], 2,
+        "the shared change is a version of the other entry: {de}"
+    );
     let (_, versions) = send(app.req(
         Method::GET,
         &format!("/api/v1/manage/entries/article/{de_id}/versions"),
     ))
     .await;
-    assert!(versions.to_string().contains("shared fields changed in `en`"), "{versions}");
+    assert!(
+        versions
+            .to_string()
+            .contains("shared fields changed in `en`"),
+        "{versions}"
+    );
 
     // A localized field written in one locale changes only that entry.
     let (s, _) = send(
-        app.req(Method::PATCH, &format!("/api/v1/manage/entries/article/{de_id}"))
-            .json(&json!({"fields": {"title": "Servus"}})),
+        app.req(
+            Method::PATCH,
+            &format!("/api/v1/manage/entries/article/{de_id}"),
+        )
+        .json(&json!({"fields": {"title": "Servus"}})),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
@@ -335,7 +400,82 @@ async fn translations_share_the_fields_that_are_not_localized(backend: Backend) 
         .json(&json!({"fields": {"summary": "Mine alone"}})),
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "a localized field is the author's own: {b}");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a localized field is the author's own: {b}"
+    );
+
+    // An entry back from the trash may not make a second entry of its document in its
+    // locale.
+    let (s, _) = send(app.req(
+        Method::DELETE,
+        &format!("/api/v1/manage/entries/article/{}", id(&mine)),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, again) = create(
+        &app,
+        None,
+        json!({"locale": "de-CH", "document": de_id, "fields": {"title": "Grüezi wohl"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "the locale is free again: {again}");
+    assert_eq!(again["document"], en_id.as_str());
+    let (s, b) = send(app.req(
+        Method::POST,
+        &format!("/api/v1/manage/trash/{}/restore", id(&mine)),
+    ))
+    .await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, _) = send(app.req(
+        Method::DELETE,
+        &format!("/api/v1/manage/entries/article/{}", id(&again)),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = send(app.req(
+        Method::POST,
+        &format!("/api/v1/manage/trash/{}/restore", id(&mine)),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    // A caller who may not read a document cannot translate it (it would copy its
+    // values): answered as if the document did not exist.
+    let (s, b) = send(
+        app.req(Method::POST, "/api/v1/manage/roles")
+            .json(&json!({"name": "writer"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    for (action, condition) in [("create", None), ("read_drafts", Some("owner"))] {
+        let mut p = json!({"role": "writer", "resource": "article", "action": action});
+        if let Some(c) = condition {
+            p["condition"] = json!(c);
+        }
+        let (s, b) = send(app.req(Method::POST, "/api/v1/manage/policies").json(&p)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (_, writer) = app.user_token("writer@example.com", "writer").await;
+    let (s, hidden) = create(
+        &app,
+        Some(&writer),
+        json!({"locale": "de-CH", "document": en_id, "fields": {"title": "Grüezi"}}),
+    )
+    .await;
+    assert_error(s, &hidden, 422, "validation_failed");
+    let (s, absent) = create(
+        &app,
+        Some(&writer),
+        json!({"locale": "de-CH", "document": "0190a000-0000-7000-8000-000000000000", "fields": {"title": "Grüezi"}}),
+    )
+    .await;
+    assert_error(s, &absent, 422, "validation_failed");
+    assert_eq!(
+        hidden["error"]["details"][0]["code"], absent["error"]["details"][0]["code"],
+        "{hidden} {absent}"
+    );
 
     // Management lists what is stored: one locale exactly, or all of them.
     let list = |q: &str| app.req(Method::GET, &format!("/api/v1/manage/entries/article{q}"));
@@ -365,17 +505,41 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
     let (_, a_en) = create(
         &app,
         None,
-        new("en", None, json!({"title": "A", "summary": "A in English", "rating": 1})),
+        new(
+            "en",
+            None,
+            json!({"title": "A", "summary": "A in English", "rating": 1}),
+        ),
     )
     .await;
     let a = id(&a_en);
-    let (_, a_de) = create(&app, None, new("de", Some(&a), json!({"title": "A auf Deutsch"}))).await;
+    let (_, a_de) = create(
+        &app,
+        None,
+        new("de", Some(&a), json!({"title": "A auf Deutsch"})),
+    )
+    .await;
     let a_de = id(&a_de);
-    let (_, b_en) = create(&app, None, new("en", None, json!({"title": "B", "rating": 2}))).await;
+    let (_, b_en) = create(
+        &app,
+        None,
+        new("en", None, json!({"title": "B", "rating": 2})),
+    )
+    .await;
     let b = id(&b_en);
-    let (_, c_en) = create(&app, None, new("en", None, json!({"title": "C", "rating": 3}))).await;
+    let (_, c_en) = create(
+        &app,
+        None,
+        new("en", None, json!({"title": "C", "rating": 3})),
+    )
+    .await;
     let c = id(&c_en);
-    let (_, c_de) = create(&app, None, new("de", Some(&c), json!({"title": "C auf Deutsch"}))).await;
+    let (_, c_de) = create(
+        &app,
+        None,
+        new("de", Some(&c), json!({"title": "C auf Deutsch"})),
+    )
+    .await;
     let c_de = id(&c_de);
     for e in [&a, &a_de, &b, &c] {
         app.publish("article", e).await;
@@ -389,20 +553,28 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
             .iter()
             .map(|i| {
                 (
-                    i["fields"]["title"].as_str().unwrap_or_default().to_string(),
+                    i["fields"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     i["locale"].as_str().unwrap_or_default().to_string(),
                 )
             })
             .collect()
     };
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
 
     // No locale: the default locale's entries.
     let (s, body) = send(deliver("?sort=rating")).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(shown(&body), pairs(&[("A", "en"), ("B", "en"), ("C", "en")]));
+    assert_eq!(
+        shown(&body),
+        pairs(&[("A", "en"), ("B", "en"), ("C", "en")])
+    );
     assert_eq!(body["total"], 3);
 
     // `de`: de where the document has it published, en otherwise; a localized value the
@@ -415,7 +587,10 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
             "{locale}: {body}"
         );
         assert_eq!(body["total"], 3, "{body}");
-        assert_eq!(body["items"][0]["fields"]["summary"], "A in English", "{body}");
+        assert_eq!(
+            body["items"][0]["fields"]["summary"], "A in English",
+            "{body}"
+        );
         assert_eq!(body["items"][0]["id"], a_de.as_str());
     }
     // Walked by cursor, the resolved list is the same.
@@ -434,35 +609,53 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
             None => break,
         }
     }
-    assert_eq!(seen, pairs(&[("A auf Deutsch", "de"), ("B", "en"), ("C", "en")]));
+    assert_eq!(
+        seen,
+        pairs(&[("A auf Deutsch", "de"), ("B", "en"), ("C", "en")])
+    );
 
     // `*`: every published entry; a locale with no fallback: its own entries only.
     let (_, body) = send(deliver("?sort=rating,locale&locale=*")).await;
     assert_eq!(
         shown(&body),
-        pairs(&[("A auf Deutsch", "de"), ("A", "en"), ("B", "en"), ("C", "en")]),
+        pairs(&[
+            ("A auf Deutsch", "de"),
+            ("A", "en"),
+            ("B", "en"),
+            ("C", "en")
+        ]),
         "{body}"
     );
     let (_, body) = send(deliver("?locale=fr")).await;
     assert_eq!(body["total"], 0, "{body}");
 
     // One entry: by id or slug, in the locale asked for.
-    let one = |path: &str| app.req_as(None, Method::GET, &format!("/api/v1/content/article/{path}"));
+    let one = |path: &str| {
+        app.req_as(
+            None,
+            Method::GET,
+            &format!("/api/v1/content/article/{path}"),
+        )
+    };
     let (_, body) = send(one(&format!("{a}?locale=de"))).await;
     assert_eq!(body["id"], a_de.as_str(), "{body}");
     assert_eq!(body["fields"]["summary"], "A in English");
     let (_, body) = send(one(&format!("{b}?locale=de"))).await;
     assert_eq!(body["id"], b.as_str(), "B has no de entry: {body}");
-    let (_, body) = send(one(&format!("{a_de}"))).await;
+    let (_, body) = send(one(&a_de)).await;
     assert_eq!(body["locale"], "de", "an id names its entry: {body}");
     assert_eq!(body["fields"]["summary"], "A in English", "{body}");
     let (_, body) = send(one("a-auf-deutsch")).await;
     assert_eq!(body["id"], a_de.as_str(), "a slug of any locale: {body}");
     let (_, body) = send(one("a?locale=de")).await;
-    assert_eq!(body["id"], a_de.as_str(), "another translation's slug: {body}");
+    assert_eq!(
+        body["id"],
+        a_de.as_str(),
+        "another translation's slug: {body}"
+    );
     let (s, body) = send(one(&format!("{a}?locale=fr"))).await;
     assert_error(s, &body, 404, "entry_not_found");
-    let (s, body) = send(one(&format!("{c_de}"))).await;
+    let (s, body) = send(one(&c_de)).await;
     assert_error(s, &body, 404, "entry_not_found");
 
     // Publishing the de draft of C changes what `de` shows, caches included.
@@ -470,7 +663,11 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
     let (_, body) = send(deliver("?sort=rating&locale=de")).await;
     assert_eq!(
         shown(&body),
-        pairs(&[("A auf Deutsch", "de"), ("B", "en"), ("C auf Deutsch", "de")])
+        pairs(&[
+            ("A auf Deutsch", "de"),
+            ("B", "en"),
+            ("C auf Deutsch", "de")
+        ])
     );
     let (_, body) = send(one(&format!("{c}?locale=de"))).await;
     assert_eq!(body["id"], c_de.as_str(), "{body}");

@@ -399,9 +399,9 @@ pub fn selection_fingerprint(q: &ListQuery) -> String {
 pub fn parse_locale(v: &str) -> Result<String, ApiError> {
     let ok = v == "*"
         || !v.is_empty()
-        && v.len() <= 35
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && v.len() <= 35
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(v.to_string())
     } else {

@@ -64,6 +64,7 @@ impl ContentService {
     /// sent with other values than the document has (they change every entry).
     pub(super) async fn join_document(
         &self,
+        principal: &Principal,
         ty: &ContentTypeDef,
         anchor: &str,
         locale: &str,
@@ -85,8 +86,15 @@ impl ContentService {
                 message,
             }])
         };
-        let Some(first) = entries::get_one(self.store.db(), &ty.api_id, anchor, false).await?
-        else {
+        // The document must be one the caller may read (it takes its values), and one it
+        // may not is answered as absent.
+        let readable = |row: &EntryRow| {
+            self.authz
+                .grant_of(&principal.role, &ty.api_id, "read_drafts")
+                .is_some_and(|g| g.fields_for(owns(principal, row)).is_some())
+        };
+        let found = entries::get_one(self.store.db(), &ty.api_id, anchor, false).await?;
+        let Some(first) = found.filter(|r| readable(r)) else {
             return Err(invalid(format!(
                 "there is no `{}` entry `{}` to translate",
                 ty.api_id,
@@ -147,8 +155,7 @@ impl ContentService {
             return Ok(());
         }
         let siblings =
-            entries::of_documents(c, &ty.api_id, &[from.document_id.as_str()], None, false)
-                .await?;
+            entries::of_documents(c, &ty.api_id, &[from.document_id.as_str()], None, false).await?;
         let forbidden = |why: String| {
             ApiError::new(
                 Code::Forbidden,
@@ -165,7 +172,9 @@ impl ContentService {
         let grant = self.authz.grant_of(&principal.role, &ty.api_id, "update");
         let at = now();
         for mut sib in siblings.into_iter().filter(|s| s.id != from.id) {
-            let Some(writable) = grant.as_ref().and_then(|g| g.fields_for(owns(principal, &sib)))
+            let Some(writable) = grant
+                .as_ref()
+                .and_then(|g| g.fields_for(owns(principal, &sib)))
             else {
                 return Err(forbidden(format!(
                     "your role may not update its `{}` entry",
@@ -351,9 +360,14 @@ impl ContentService {
         if !ty.options.localized || chain.first() == Some(&row.locale) {
             return Ok(Some(row));
         }
-        let mut found =
-            entries::of_documents(self.store.db(), &ty.api_id, &[&row.document_id], Some(chain), true)
-                .await?;
+        let mut found = entries::of_documents(
+            self.store.db(),
+            &ty.api_id,
+            &[&row.document_id],
+            Some(chain),
+            true,
+        )
+        .await?;
         let best = chain
             .iter()
             .find_map(|l| found.iter().position(|r| r.locale == *l));

@@ -205,7 +205,7 @@ impl ContentService {
         let (document, shared_changes) = match input.document.as_deref() {
             Some(anchor) => {
                 let (d, changed) = self
-                    .join_document(&ty.def, anchor, &locale, &mut fields)
+                    .join_document(principal, &ty.def, anchor, &locale, &mut fields)
                     .await?;
                 (Some(d), changed)
             }
@@ -267,7 +267,10 @@ impl ContentService {
             if row.document_id != row.id && is_unique_violation(&e) {
                 ApiError::new(
                     Code::AlreadyExists,
-                    format!("this document got its `{}` entry at the same moment; update that one", row.locale),
+                    format!(
+                        "this document got its `{}` entry at the same moment; update that one",
+                        row.locale
+                    ),
                 )
             } else {
                 map_unique(e)

@@ -158,6 +158,22 @@ impl ContentService {
             published[name] = Value::String(slug.clone());
             row.published_slug = Some(slug.clone());
         }
+        // Its document may have got another entry in its locale meanwhile.
+        let locale = [row.locale.clone()];
+        let doc_id = [row.document_id.as_str()];
+        if let Some(other) =
+            entries::of_documents(&tx.txn, &row.type_id, &doc_id, Some(&locale), false)
+                .await?
+                .first()
+        {
+            return Err(ApiError::new(
+                Code::Conflict,
+                format!(
+                    "the entry cannot come back: its document has a `{}` entry again (`{}`); delete that one first",
+                    row.locale, other.id
+                ),
+            ));
+        }
         row.rev += 1;
         row.updated_at = now();
         trash::remove(&tx.txn, id).await?;
