@@ -207,13 +207,16 @@ impl DeliveryApi {
                 .content
                 .deliver_one(&principal, &type_id, &id_or_slug, &query_pairs(req))
                 .await?;
+            // Localized: the answer may come from, or take values of, the document's
+            // other entries; their events mark the document too.
             let (mut ids, mut types) = (vec![one.row.id.as_str()], vec![type_id.as_str()]);
+            if one.ty.def.options.localized {
+                ids.push(one.row.document_id.as_str());
+            }
             if let Some(p) = &one.populated {
                 p.dependencies(&mut ids, &mut types);
             }
-            // Localized: the answer may come from, or take values of, the document's
-            // other entries, so any delivered change of the type's entries refreshes it.
-            let deps = self.cache.deps(types, one.ty.def.options.localized, ids);
+            let deps = self.cache.deps(types, false, ids);
             let body = entry_with(
                 &one.row,
                 &one.ty.def,

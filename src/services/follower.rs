@@ -135,6 +135,12 @@ impl Freshness {
                 if let Some(id) = &ev.entry_id {
                     Self::mark(&self.entries[slot(id, ENTRY_SLOTS) as usize], ev.seq);
                 }
+                // Answers resolved through a document's locales depend on the document.
+                if let Some(doc) = ev.payload.get("document").and_then(|d| d.as_str())
+                    && ev.entry_id.as_deref() != Some(doc)
+                {
+                    Self::mark(&self.entries[slot(doc, ENTRY_SLOTS) as usize], ev.seq);
+                }
             }
             "content_type" => match &ev.content_type {
                 Some(t) => Self::mark(&self.types[slot(t, TYPE_SLOTS) as usize], ev.seq),

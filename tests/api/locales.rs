@@ -38,7 +38,8 @@ fn article_type() -> Value {
         {"name": "slug", "type": "slug", "source": "title"},
         {"name": "summary", "type": "longtext", "localized": true},
         {"name": "rating", "type": "integer", "indexed": true},
-        {"name": "category", "type": "enum", "values": ["news", "guide"]}
+        {"name": "category", "type": "enum", "values": ["news", "guide"]},
+        {"name": "related", "type": "relation", "target": "article"}
     ]})
 }
 
@@ -523,7 +524,7 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
     let (_, b_en) = create(
         &app,
         None,
-        new("en", None, json!({"title": "B", "rating": 2})),
+        new("en", None, json!({"title": "B", "rating": 2, "related": a})),
     )
     .await;
     let b = id(&b_en);
@@ -653,12 +654,36 @@ async fn delivery_resolves_locales_through_fallback_chains(backend: Backend) {
         a_de.as_str(),
         "another translation's slug: {body}"
     );
+    // Related entries come in the locale asked for too, with their fallback values.
+    let (_, body) = send(one(&format!("{b}?locale=de&populate=related"))).await;
+    assert_eq!(body["populated"]["related"]["id"], a_de.as_str(), "{body}");
+    assert_eq!(
+        body["populated"]["related"]["fields"]["summary"],
+        "A in English"
+    );
+    let (_, body) = send(deliver("?sort=rating&locale=de&populate=related")).await;
+    assert_eq!(
+        body["items"][1]["populated"]["related"]["id"],
+        a_de.as_str(),
+        "{body}"
+    );
+    let (_, body) = send(one(&format!("{b}?populate=related"))).await;
+    assert_eq!(body["populated"]["related"]["id"], a.as_str(), "{body}");
+    let (_, body) = send(one(&format!("{b}?locale=*&populate=related"))).await;
+    assert_eq!(body["populated"]["related"]["id"], a.as_str(), "{body}");
     let (s, body) = send(one(&format!("{a}?locale=fr"))).await;
     assert_error(s, &body, 404, "entry_not_found");
     let (s, body) = send(one(&c_de)).await;
     assert_error(s, &body, 404, "entry_not_found");
 
     // Publishing the de draft of C changes what `de` shows, caches included.
+    let (_, body) = send(one(&format!("{c}?locale=de"))).await;
+    assert_eq!(body["id"], c.as_str(), "C's de entry is a draft: {body}");
+    let resp = one(&format!("{c}?locale=de")).send().await.expect("get");
+    assert_eq!(
+        header_value(&resp, "x-vellum-cache").as_deref(),
+        Some("hit")
+    );
     app.publish("article", &c_de).await;
     let (_, body) = send(deliver("?sort=rating&locale=de")).await;
     assert_eq!(

@@ -265,6 +265,21 @@ impl ContentService {
         })
     }
 
+    /// The chain delivery resolves related entries through (`populate`): the one asked
+    /// for, or the default locale's; none for `locale=*` or management reads.
+    pub(super) fn populate_chain(
+        &self,
+        surface: Surface,
+        requested: Option<&str>,
+    ) -> Option<Vec<String>> {
+        let locales = self.types.locales();
+        match (surface, requested) {
+            (Surface::Manage, _) | (_, Some("*")) => None,
+            (_, Some(l)) => Some(locales.chain(l)),
+            (_, None) => Some(locales.chain(locales.default_code())),
+        }
+    }
+
     /// The chain a delivered row's missing localized values are looked up along: the part
     /// of the chain asked for after the row's locale, or the row's own chain.
     pub(super) fn value_chain(&self, asked: Option<&[String]>, row: &EntryRow) -> Vec<String> {

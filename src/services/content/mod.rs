@@ -842,6 +842,9 @@ pub(crate) fn entry_event(
             .or_insert_with(|| serde_json::json!(row.owner));
         map.entry("status")
             .or_insert_with(|| serde_json::json!(row.status));
+        // The document, for answers resolved through its locales (the follower marks it).
+        map.entry("document")
+            .or_insert_with(|| serde_json::json!(row.document_id));
     }
     NewEvent {
         kind,
@@ -862,7 +865,6 @@ async fn append(
     principal: &Principal,
 ) -> ApiResult<i64> {
     let payload = serde_json::json!({
-        "document": row.document_id,
         "status": row.status,
         "stage": row.stage,
         "published_version": row.published_version,

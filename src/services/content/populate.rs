@@ -30,6 +30,9 @@ pub struct Level {
     pub found: HashMap<String, (EntryRow, Arc<Visibility>)>,
     /// Every id the rows pointed to (found or not): a response depends on them all.
     pub requested: Vec<String>,
+    /// Documents whose entries were resolved to the asked locale: a change of any of
+    /// their entries (a translation published) changes the answer.
+    pub documents: Vec<String>,
     /// What is populated inside these entries.
     pub nested: Populated,
 }
@@ -44,6 +47,7 @@ impl Populated {
         for level in self.0.values() {
             types.push(level.ty.def.api_id.as_str());
             ids.extend(level.requested.iter().map(String::as_str));
+            ids.extend(level.documents.iter().map(String::as_str));
             level.nested.dependencies(ids, types);
         }
     }
@@ -68,6 +72,63 @@ fn data(row: &EntryRow, surface: Surface) -> &Value {
 }
 
 impl ContentService {
+    /// Delivery with a locale: each related entry replaced by its document's entry in the
+    /// first locale of `chain` it is published in (when the caller may read that one),
+    /// with missing localized values filled along the chain. Two statements for the
+    /// whole level. Returns the documents resolved.
+    async fn in_locale(
+        &self,
+        principal: &Principal,
+        ty: &ContentTypeDef,
+        chain: &[String],
+        found: &mut HashMap<String, (EntryRow, Arc<Visibility>)>,
+    ) -> ApiResult<Vec<String>> {
+        let mut docs: Vec<String> = found.values().map(|(r, _)| r.document_id.clone()).collect();
+        docs.sort();
+        docs.dedup();
+        let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let others =
+            entries::of_documents(self.store.db(), &ty.api_id, &refs, Some(chain), true).await?;
+        let grant = self.authz.grant_of(&principal.role, &ty.api_id, "read");
+        for (row, view) in found.values_mut() {
+            let best = chain.iter().find_map(|l| {
+                others
+                    .iter()
+                    .find(|o| o.document_id == row.document_id && o.locale == *l)
+            });
+            let Some(best) = best.filter(|b| b.id != row.id) else {
+                continue;
+            };
+            let Some(fields) = grant
+                .as_ref()
+                .and_then(|g| g.fields_for(owns(principal, best)))
+            else {
+                continue;
+            };
+            *row = best.clone();
+            *view = Arc::new(Visibility {
+                surface: Surface::Delivery,
+                fields: fields.clone(),
+            });
+        }
+        let keys: Vec<String> = found.keys().cloned().collect();
+        let mut rows: Vec<EntryRow> = keys
+            .iter()
+            .filter_map(|k| found.get(k).map(|(r, _)| r.clone()))
+            .collect();
+        let chains: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| self.value_chain(Some(chain), r))
+            .collect();
+        self.fill_fallbacks(ty, &mut rows, &chains).await?;
+        for (k, r) in keys.iter().zip(rows) {
+            if let Some(slot) = found.get_mut(k) {
+                slot.0 = r;
+            }
+        }
+        Ok(docs)
+    }
+
     /// Parses `populate` for entries of `ty` read through `widest` (the most the caller
     /// sees of any of them) and fetches the related entries of `rows`.
     pub(super) async fn populate(
@@ -78,6 +139,7 @@ impl ContentService {
         widest: &Visibility,
         raw: Option<&str>,
         rows: &[&EntryRow],
+        chain: Option<&[String]>,
     ) -> ApiResult<Option<Populated>> {
         let Some(raw) = raw else {
             return Ok(None);
@@ -85,7 +147,7 @@ impl ContentService {
         let tree = parse_populate(raw, self.settings.populate_max_depth.max(1))?;
         self.check_tree(principal, ty, widest, &tree, "")?;
         let mut out = Populated::default();
-        self.fill(principal, surface, ty, &tree, rows, &mut out)
+        self.fill(principal, surface, ty, &tree, rows, chain, &mut out)
             .await?;
         Ok(Some(out))
     }
@@ -158,6 +220,7 @@ impl ContentService {
         ty: &ContentTypeDef,
         tree: &PopulateTree,
         rows: &[&EntryRow],
+        chain: Option<&[String]>,
         out: &mut Populated,
     ) -> ApiResult<()> {
         for (name, nested) in &tree.0 {
@@ -202,11 +265,20 @@ impl ContentService {
                     }
                 }
             }
+            let mut documents = Vec::new();
+            if let Some(chain) =
+                chain.filter(|_| surface == Surface::Delivery && target_ty.def.options.localized)
+            {
+                documents = self
+                    .in_locale(principal, &target_ty.def, chain, &mut found)
+                    .await?;
+            }
             let mut level = Level {
                 ty: target_ty.clone(),
                 many: field.many,
                 found,
                 requested,
+                documents,
                 nested: Populated::default(),
             };
             if !nested.is_empty() {
@@ -218,6 +290,7 @@ impl ContentService {
                     &target_ty.def,
                     nested,
                     &next,
+                    chain,
                     &mut inner,
                 ))
                 .await?;

@@ -112,6 +112,7 @@ impl ContentService {
                 },
                 q.populate.as_deref(),
                 &rows,
+                self.populate_chain(surface, q.locale.as_deref()).as_deref(),
             )
             .await?;
         let own = if grant.own == shared.fields {
@@ -244,6 +245,7 @@ impl ContentService {
                 &view,
                 p.populate.as_deref(),
                 &[&row],
+                None,
             )
             .await?;
         Ok(Single {
@@ -312,6 +314,8 @@ impl ContentService {
                 &view,
                 p.populate.as_deref(),
                 &[&row],
+                self.populate_chain(Surface::Delivery, p.locale.as_deref())
+                    .as_deref(),
             )
             .await?;
         Ok(Single {
