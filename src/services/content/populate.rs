@@ -37,6 +37,14 @@ pub struct Level {
     pub nested: Populated,
 }
 
+/// Who reads related entries, on which surface, and (delivery) the locale chain they are
+/// resolved through.
+pub struct Reader<'a> {
+    pub principal: &'a Principal,
+    pub surface: Surface,
+    pub chain: Option<&'a [String]>,
+}
+
 /// Relation field name → its level.
 #[derive(Default)]
 pub struct Populated(pub BTreeMap<String, Level>);
@@ -133,22 +141,20 @@ impl ContentService {
     /// sees of any of them) and fetches the related entries of `rows`.
     pub(super) async fn populate(
         &self,
-        principal: &Principal,
-        surface: Surface,
+        reader: &Reader<'_>,
         ty: &ContentTypeDef,
         widest: &Visibility,
         raw: Option<&str>,
         rows: &[&EntryRow],
-        chain: Option<&[String]>,
     ) -> ApiResult<Option<Populated>> {
+        let principal = reader.principal;
         let Some(raw) = raw else {
             return Ok(None);
         };
         let tree = parse_populate(raw, self.settings.populate_max_depth.max(1))?;
         self.check_tree(principal, ty, widest, &tree, "")?;
         let mut out = Populated::default();
-        self.fill(principal, surface, ty, &tree, rows, chain, &mut out)
-            .await?;
+        self.fill(reader, ty, &tree, rows, &mut out).await?;
         Ok(Some(out))
     }
 
@@ -215,14 +221,13 @@ impl ContentService {
 
     async fn fill(
         &self,
-        principal: &Principal,
-        surface: Surface,
+        reader: &Reader<'_>,
         ty: &ContentTypeDef,
         tree: &PopulateTree,
         rows: &[&EntryRow],
-        chain: Option<&[String]>,
         out: &mut Populated,
     ) -> ApiResult<()> {
+        let (principal, surface, chain) = (reader.principal, reader.surface, reader.chain);
         for (name, nested) in &tree.0 {
             let Some(field) = ty.field(name) else {
                 continue;
@@ -284,16 +289,7 @@ impl ContentService {
             if !nested.is_empty() {
                 let next: Vec<&EntryRow> = level.found.values().map(|(r, _)| r).collect();
                 let mut inner = Populated::default();
-                Box::pin(self.fill(
-                    principal,
-                    surface,
-                    &target_ty.def,
-                    nested,
-                    &next,
-                    chain,
-                    &mut inner,
-                ))
-                .await?;
+                Box::pin(self.fill(reader, &target_ty.def, nested, &next, &mut inner)).await?;
                 level.nested = inner;
             }
             out.0.insert(name.clone(), level);

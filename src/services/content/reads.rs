@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::populate::Populated;
+use super::populate::{Populated, Reader};
 use super::{ContentService, Page, not_found, owns};
 use crate::authz::{Grant, Principal};
 use crate::domain::access::Visibility;
@@ -101,10 +101,15 @@ impl ContentService {
                 .await?;
         }
         let rows: Vec<&EntryRow> = page.items.iter().collect();
+        let chain = self.populate_chain(surface, q.locale.as_deref());
+        let reader = Reader {
+            principal,
+            surface,
+            chain: chain.as_deref(),
+        };
         page.populated = self
             .populate(
-                principal,
-                surface,
+                &reader,
                 &ty.def,
                 &Visibility {
                     surface,
@@ -112,7 +117,6 @@ impl ContentService {
                 },
                 q.populate.as_deref(),
                 &rows,
-                self.populate_chain(surface, q.locale.as_deref()).as_deref(),
             )
             .await?;
         let own = if grant.own == shared.fields {
@@ -239,13 +243,15 @@ impl ContentService {
         let p = query::parse_get_params(&ty.def, params, &view)?;
         let populated = self
             .populate(
-                principal,
-                Surface::Manage,
+                &Reader {
+                    principal,
+                    surface: Surface::Manage,
+                    chain: None,
+                },
                 &ty.def,
                 &view,
                 p.populate.as_deref(),
                 &[&row],
-                None,
             )
             .await?;
         Ok(Single {
@@ -306,17 +312,14 @@ impl ContentService {
         if let Some(name) = p.fields.iter().flatten().find(|n| !view.fields.contains(n)) {
             return Err(query::unreadable(name, "selection"));
         }
+        let chain = self.populate_chain(Surface::Delivery, p.locale.as_deref());
+        let reader = Reader {
+            principal,
+            surface: Surface::Delivery,
+            chain: chain.as_deref(),
+        };
         let populated = self
-            .populate(
-                principal,
-                Surface::Delivery,
-                &ty.def,
-                &view,
-                p.populate.as_deref(),
-                &[&row],
-                self.populate_chain(Surface::Delivery, p.locale.as_deref())
-                    .as_deref(),
-            )
+            .populate(&reader, &ty.def, &view, p.populate.as_deref(), &[&row])
             .await?;
         Ok(Single {
             row,
