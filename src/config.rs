@@ -86,6 +86,10 @@ pub struct Settings {
     pub event_sweep_interval_secs: u64,
     /// How deep `populate` may nest (`author.company.country` is 3; default 3).
     pub populate_max_depth: usize,
+    /// Lists count at most this many matches for `total` (more: `total` is this number
+    /// and `total_exact` false), so a broad filter over millions of entries costs a
+    /// bounded count. 0: always count exactly.
+    pub count_limit: u64,
     /// Answers carry `Server-Timing` with the request's database statements and time
     /// (for development and load tests; default off).
     pub server_timing: bool,
@@ -164,6 +168,7 @@ impl Default for Settings {
             event_retention_secs: 90 * 24 * 3600,
             event_sweep_interval_secs: 3600,
             populate_max_depth: 3,
+            count_limit: 10_000,
             server_timing: false,
             delivery_max_age_secs: 0,
             delivery_s_maxage_secs: 30,

@@ -468,11 +468,12 @@ pub(super) fn type_schemas(view: &TypeView, name: &str, out: &mut Map<String, Va
         c.add(
             &format!("{name}{suffix}"),
             json!({
-                "type": "object", "required": ["items", "total"],
+                "type": "object", "required": ["items", "total", "total_exact"],
                 "properties": {
                     "items": { "type": "array", "items": schema_ref(&item) },
                     "next_cursor": { "type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; `null` on the last page" },
-                    "total": { "type": "integer", "format": "int64", "description": "How many entries match the filter" }
+                    "total": { "type": "integer", "format": "int64", "description": "How many entries match the filter, counted up to the server's `count_limit`" },
+                    "total_exact": { "type": "boolean", "description": "`false` when more entries match than the count limit: `total` is then that limit (show it as \"10000+\")" }
                 }
             }),
         );

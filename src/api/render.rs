@@ -134,7 +134,7 @@ pub fn page(page: &Page, ty: &ContentTypeDef) -> Value {
         .zip(&page.views)
         .map(|(r, view)| entry_with(r, ty, view, page.fields.as_deref(), page.populated.as_ref()))
         .collect();
-    json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total })
+    json!({ "items": items, "next_cursor": page.next_cursor, "total": page.total, "total_exact": page.total_exact })
 }
 
 /// A version with the fields the caller may read.

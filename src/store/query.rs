@@ -386,15 +386,21 @@ pub async fn list_page_in(
 }
 
 /// [`count`] on the store, bounded like [`list_page_in`].
-pub async fn count_in(store: &Store, spec: &ListSpec<'_>, bounded: bool) -> Result<i64, DbErr> {
-    if !bounded {
-        return count(store.db(), spec).await;
-    }
-    count_of(
-        &store
-            .fetch_bounded(count_sql(store.backend(), spec))
-            .await?,
-    )
+/// The matches of a list, counted up to `limit + 1` when `limit` is given (an answer
+/// above `limit` means "more than `limit`"), on the bounded pool when `bounded`.
+pub async fn count_in(
+    store: &Store,
+    spec: &ListSpec<'_>,
+    bounded: bool,
+    limit: Option<u64>,
+) -> Result<i64, DbErr> {
+    let q = count_sql(store.backend(), spec, limit);
+    let rows = if bounded {
+        store.fetch_bounded(q).await?
+    } else {
+        q.fetch_all(store.db()).await?
+    };
+    count_of(&rows)
 }
 
 /// A condition on an index's leading column, for the planner to seek with. SQLite's
@@ -569,16 +575,27 @@ pub(super) fn list_page_sql(
 
 pub async fn count(c: &impl ConnectionTrait, spec: &ListSpec<'_>) -> Result<i64, DbErr> {
     count_of(
-        &count_sql(c.get_database_backend(), spec)
+        &count_sql(c.get_database_backend(), spec, None)
             .fetch_all(c)
             .await?,
     )
 }
 
-fn count_sql(backend: DbBackend, spec: &ListSpec<'_>) -> Sql {
+fn count_sql(backend: DbBackend, spec: &ListSpec<'_>, limit: Option<u64>) -> Sql {
     let mut q = Sql::new(backend);
-    q.push("SELECT COUNT(*) AS n FROM entries e");
-    push_where(&mut q, spec);
+    match limit {
+        None => {
+            q.push("SELECT COUNT(*) AS n FROM entries e");
+            push_where(&mut q, spec);
+        }
+        Some(n) => {
+            q.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM entries e");
+            push_where(&mut q, spec);
+            q.push(" LIMIT ")
+                .bind(i64::try_from(n.saturating_add(1)).unwrap_or(i64::MAX))
+                .push(") c");
+        }
+    }
     q
 }
 

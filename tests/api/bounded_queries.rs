@@ -16,7 +16,8 @@ use crate::helpers::*;
 both_backends!(
     long_needles_and_many_text_matches_are_refused,
     a_slow_scan_is_stopped,
-    few_scans_run_at_once_and_indexed_lists_pass_them
+    few_scans_run_at_once_and_indexed_lists_pass_them,
+    totals_are_counted_up_to_the_count_limit
 );
 
 /// A type published on save, with a long text and an indexed number.
@@ -199,5 +200,53 @@ async fn few_scans_run_at_once_and_indexed_lists_pass_them(backend: Backend) {
     assert!(
         turned_away >= 1,
         "one place: scans sent together are turned away"
+    );
+}
+
+/// `total` is counted up to `count_limit`: beyond it the answer says so
+/// (`total_exact: false`) instead of counting every match of a broad filter; pages reached
+/// by cursor repeat what the first page said.
+async fn totals_are_counted_up_to_the_count_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.count_limit = 5;
+        s.rate_limit_anonymous = 0;
+    })
+    .await;
+    docs(&app, 8, 10).await;
+    let list = |q: &str| app.req_as(None, Method::GET, &format!("/api/v1/content/doc{q}"));
+    let (status, body) = send(list("?sort=n&limit=3")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 5, "{body}");
+    assert_eq!(body["total_exact"], false, "{body}");
+    let cursor = body["next_cursor"].as_str().expect("cursor").to_string();
+    let (_, next) = send(list(&format!("?sort=n&limit=3&cursor={cursor}"))).await;
+    assert_eq!(
+        (next["total"].clone(), next["total_exact"].clone()),
+        (json!(5), json!(false)),
+        "{next}"
+    );
+    for (q, total) in [
+        ("?filter[n][lt]=5", 5),
+        ("?filter[n][lt]=3", 3),
+        ("?filter[n][gte]=7", 1),
+    ] {
+        let (_, body) = send(list(q)).await;
+        assert_eq!(body["total"], total, "{q}: {body}");
+        assert_eq!(body["total_exact"], true, "{q}: {body}");
+    }
+    // Management lists too; and 0 counts exactly.
+    let (_, body) = send(app.req(Method::GET, "/api/v1/manage/entries/doc")).await;
+    assert_eq!(
+        (body["total"].clone(), body["total_exact"].clone()),
+        (json!(5), json!(false)),
+        "{body}"
+    );
+    let exact = TestApp::spawn_with(backend, |s| s.count_limit = 0).await;
+    docs(&exact, 8, 10).await;
+    let (_, body) = send(exact.req(Method::GET, "/api/v1/manage/entries/doc")).await;
+    assert_eq!(
+        (body["total"].clone(), body["total_exact"].clone()),
+        (json!(8), json!(true)),
+        "{body}"
     );
 }

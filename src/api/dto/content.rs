@@ -58,8 +58,10 @@ pub struct EntryList {
     pub items: Vec<Entry>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-    /// How many entries match the filter.
+    /// How many entries match the filter, counted up to the server's `count_limit`.
     pub total: i64,
+    /// `false` when more entries match than the count limit: `total` is that limit.
+    pub total_exact: bool,
 }
 
 /// A deleted entry in the trash: the entry as it was, and who deleted it when.

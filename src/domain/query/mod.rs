@@ -177,6 +177,9 @@ pub struct Cursor {
     /// The total counted for the first page, repeated on the pages that follow it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<i64>,
+    /// `false` when `t` is the count limit, not the exact count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<bool>,
     /// Fingerprint of the filter and locale (`selection_fingerprint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub f: Option<String>,

@@ -53,6 +53,8 @@ pub struct Page {
     pub views: Vec<Arc<Visibility>>,
     pub next_cursor: Option<String>,
     pub total: i64,
+    /// Whether `total` is the exact count (or the count limit, with more matches).
+    pub total_exact: bool,
     pub fields: Option<Vec<String>>,
     /// Related entries, when the list asked for `populate`.
     pub populated: Option<populate::Populated>,

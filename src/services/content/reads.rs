@@ -189,9 +189,16 @@ impl ContentService {
         let mut items = list_page_in(store, &spec, scan).await.map_err(bounded)?;
         // Counted once, for the first page; later pages repeat it from the cursor, so
         // walking a long list does not pay for a full count on every page.
-        let total = match q.cursor.as_ref().and_then(|c| c.t) {
-            Some(t) => t,
-            None => count_in(store, &spec, scan).await.map_err(bounded)?,
+        let (total, total_exact) = match q.cursor.as_ref().and_then(|c| c.t.map(|t| (t, c.x))) {
+            Some((t, x)) => (t, x.unwrap_or(true)),
+            None => {
+                let limit = Some(self.settings.count_limit).filter(|n| *n > 0);
+                let n = count_in(store, &spec, scan, limit).await.map_err(bounded)?;
+                match limit {
+                    Some(l) if n > l as i64 => (l as i64, false),
+                    _ => (n, true),
+                }
+            }
         };
         let next_cursor = if items.len() as u64 > q.limit {
             items.truncate(q.limit as usize);
@@ -209,6 +216,7 @@ impl ContentService {
                     v,
                     id: last.id.clone(),
                     t: Some(total),
+                    x: (!total_exact).then_some(false),
                     f: Some(query::selection_fingerprint(q)),
                 })
             })
@@ -220,6 +228,7 @@ impl ContentService {
             views: Vec::new(),
             next_cursor,
             total,
+            total_exact,
             fields: q.fields.clone(),
             populated: None,
         })
