@@ -202,6 +202,22 @@ impl SchemaService {
             )
             .with_details(serde_json::json!({ "conflicts": duplicates })));
         }
+        if current.def.options.localized && !def.options.localized {
+            let mut locales: Vec<&str> = rows.iter().map(|r| r.locale.as_str()).collect();
+            locales.sort_unstable();
+            locales.dedup();
+            if locales.len() > 1 {
+                return Err(ApiError::new(
+                    Code::SchemaChangeConflict,
+                    format!(
+                        "`{api_id}` has entries in {} locales ({}); a type that is not localized keeps one locale, so delete the translations first (force cannot help here)",
+                        locales.len(),
+                        locales.join(", ")
+                    ),
+                )
+                .with_details(serde_json::json!({ "locales": locales })));
+            }
+        }
         let (conflicts, repairs) = analyse(&current.def, &def, &rows);
         if !conflicts.is_empty() && !force {
             let n = conflicts.len();

@@ -478,6 +478,27 @@ async fn translations_share_the_fields_that_are_not_localized(backend: Backend) 
         "{hidden} {absent}"
     );
 
+    // A type with translations cannot stop being localized (that would lose which
+    // entry is which locale's).
+    let mut flat = article_type();
+    flat["options"]["localized"] = json!(false);
+    let (s, b) = send(
+        app.req(
+            Method::PUT,
+            "/api/v1/manage/content-types/article?force=true",
+        )
+        .json(&flat),
+    )
+    .await;
+    assert_error(s, &b, 409, "schema_change_conflict");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("locales"),
+        "{b}"
+    );
+
     // Management lists what is stored: one locale exactly, or all of them.
     let list = |q: &str| app.req(Method::GET, &format!("/api/v1/manage/entries/article{q}"));
     let (_, all) = send(list("")).await;
