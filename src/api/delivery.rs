@@ -67,7 +67,7 @@ impl DeliveryApi {
         // One render per key at a time; the others wait for it and serve its result.
         let flight = self.cache.flight(&key);
         let _turn = flight.lock().await;
-        if let Some(hit) = self.cache.get(&key) {
+        if let Some(hit) = self.cache.get_after(&key, at) {
             return Ok(serve(hit));
         }
         let landing = LandOnDrop(&self.cache, &key);

@@ -97,6 +97,21 @@ impl DeliveryCache {
             .cloned()
     }
 
+    /// For a request that arrived when `arrived` was applied and waited for another
+    /// request's render of the same key: that render if it started no earlier (it shows
+    /// everything the request must see, and a change since is concurrent with the
+    /// request), or any still-current answer. Without this, under a steady trickle of
+    /// writes each waiter would find the answer just rendered already stale and render
+    /// again itself, one after the other.
+    pub fn get_after(&self, key: &str, arrived: i64) -> Option<Cached> {
+        let inner = self.inner.read().ok()?;
+        inner
+            .map
+            .get(key)
+            .filter(|c| c.at >= arrived || self.follower.freshness.current(&c.deps, c.at))
+            .cloned()
+    }
+
     pub fn put(&self, key: String, value: Cached) {
         let Ok(mut inner) = self.inner.write() else {
             return;
