@@ -142,23 +142,11 @@ pub async fn of_documents(
         cols(backend, !published_only)
     ))
     .bind(type_id)
-    .push(" AND e.document_id IN (");
-    for (i, d) in documents.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(*d);
-    }
-    q.push(")");
+    .push(" AND e.document_id IN ")
+    .bind_in(documents.iter().copied());
     if let Some(locales) = locales {
-        q.push(" AND e.locale IN (");
-        for (i, l) in locales.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(l.as_str());
-        }
-        q.push(")");
+        q.push(" AND e.locale IN ")
+            .bind_in(locales.iter().map(String::as_str));
     }
     if published_only {
         q.push(" AND e.published_version IS NOT NULL");
@@ -186,14 +174,8 @@ pub async fn get_many(
         cols(backend, !published_only)
     ))
     .bind(type_id)
-    .push(" AND e.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(*id);
-    }
-    q.push(")");
+    .push(" AND e.id IN ")
+    .bind_in(ids.iter().copied());
     if published_only {
         q.push(" AND e.published_version IS NOT NULL");
     }
@@ -223,14 +205,7 @@ pub async fn published_page(
         cols(backend, false)
     ));
     let list = |q: &mut Sql, types: &[&str]| {
-        q.push("e.type_id IN (");
-        for (i, t) in types.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(*t);
-        }
-        q.push(")");
+        q.push("e.type_id IN ").bind_in(types.iter().copied());
     };
     if !any.is_empty() {
         list(&mut q, any);
@@ -430,14 +405,8 @@ pub async fn existing_ids(
     let mut q = Sql::new(c.get_database_backend());
     q.push("SELECT id FROM entries WHERE type_id = ")
         .bind(type_id)
-        .push(" AND id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(id.as_str());
-    }
-    q.push(")");
+        .push(" AND id IN ")
+        .bind_in(ids.iter().map(String::as_str));
     q.fetch_all(c).await?.iter().map(|r| get(r, "id")).collect()
 }
 

@@ -375,6 +375,18 @@ impl Sql {
 
     /// Binds a timestamp so both backends order it correctly: PostgreSQL gets a
     /// `timestamptz`; SQLite gets fixed-width RFC 3339 text (text order = time order).
+    /// `(v1, v2, …)`: each value bound, for `IN` lists.
+    pub fn bind_in<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
     pub fn bind_ts(&mut self, ts: DateTime<Utc>) -> &mut Self {
         match self.backend {
             DbBackend::Postgres => self.bind(ts),

@@ -250,14 +250,9 @@ fn push_locales(q: &mut Sql, sel: &Selection) {
         }
         q.push("(e.locale = ").bind(l.clone());
         if i > 0 {
-            q.push(" AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.document_id = e.document_id AND s.published_version IS NOT NULL AND s.locale IN (");
-            for (j, before) in chain[..i].iter().enumerate() {
-                if j > 0 {
-                    q.push(", ");
-                }
-                q.bind(before.clone());
-            }
-            q.push("))");
+            q.push(" AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.document_id = e.document_id AND s.published_version IS NOT NULL AND s.locale IN ")
+                .bind_in(chain[..i].iter().map(String::as_str))
+                .push(")");
         }
         q.push(")");
     }
