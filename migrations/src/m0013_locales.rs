@@ -1,8 +1,9 @@
 //! Locales: the configured list (a default and fallbacks), and the link between the
 //! entries of one document across locales.
 //!
-//! The server fills `locales` at start (`store::locales::ensure`): its configured default
-//! when none is marked, and every locale entries already use, so an upgrade loses nothing.
+//! Every locale entries (or trashed entries) already use is configured here, once, so an
+//! upgrade loses nothing; the server marks its configured default at start when none is
+//! marked (`store::locales::ensure`), and the others then fall back to it.
 //! `entries.document_id` names the document an entry belongs to: an entry created alone
 //! is its own document (`document_id = id`), a translation takes its document's id. One
 //! entry per document and locale.
@@ -84,6 +85,14 @@ impl MigrationTrait for Migration {
         }
         db.execute_unprepared("UPDATE entries SET document_id = id WHERE document_id IS NULL")
             .await?;
+        // Timestamps taken from the rows, so their format is each backend's own.
+        db.execute_unprepared(
+            "INSERT INTO locales (code, name, fallback, is_default, created_at, updated_at) \
+             SELECT locale, locale, NULL, false, MIN(at), MIN(at) FROM \
+             (SELECT locale, created_at AS at FROM entries UNION ALL SELECT locale, deleted_at AS at FROM trash) u \
+             GROUP BY locale",
+        )
+        .await?;
         db.execute_unprepared(
             "CREATE UNIQUE INDEX IF NOT EXISTS ux_entries_document_locale ON entries (document_id, locale)",
         )

@@ -95,56 +95,39 @@ pub async fn entries_in(c: &impl ConnectionTrait, code: &str) -> Result<i64, DbE
     Ok(total)
 }
 
-/// At start (under the start-up lock): every locale entries use is configured, and one
-/// is the default (`configured_default`, the `default_locale` setting, when none is).
-/// Locales found only in entries fall back to the default.
+/// At start (under the start-up lock): one locale is the default. When none is (a fresh
+/// database, or the first start after the upgrade that configured the locales entries
+/// use), `configured_default` (the `default_locale` setting) becomes it, and the locales
+/// without a fallback fall back to it. Reads the few locale rows only.
 pub async fn ensure(c: &impl ConnectionTrait, configured_default: &str) -> Result<(), DbErr> {
-    let at = crate::domain::now();
     let mut have = list(c).await?;
-    let default = match have.iter().find(|l| l.default) {
-        Some(l) => l.code.clone(),
-        None => {
-            let code = configured_default.to_string();
-            match have.iter_mut().find(|l| l.code == code) {
-                Some(l) => {
-                    l.default = true;
-                    l.fallback = None;
-                    l.updated_at = at;
-                    update(c, l).await?;
-                }
-                None => {
-                    let l = LocaleDef {
-                        code: code.clone(),
-                        name: code.clone(),
-                        fallback: None,
-                        default: true,
-                        created_at: at,
-                        updated_at: at,
-                    };
-                    insert(c, &l).await?;
-                    have.push(l);
-                }
-            }
-            code
-        }
-    };
-    let mut q = Sql::new(c.get_database_backend());
-    q.push("SELECT DISTINCT locale FROM entries UNION SELECT DISTINCT locale FROM trash");
-    for r in q.fetch_all(c).await? {
-        let code: String = get(&r, "locale")?;
-        if have.iter().any(|l| l.code == code) {
-            continue;
-        }
+    if have.iter().any(|l| l.default) {
+        return Ok(());
+    }
+    let at = crate::domain::now();
+    let code = configured_default.to_string();
+    if !have.iter().any(|l| l.code == code) {
         let l = LocaleDef {
             code: code.clone(),
-            name: code,
-            fallback: Some(default.clone()),
-            default: false,
+            name: code.clone(),
+            fallback: None,
+            default: true,
             created_at: at,
             updated_at: at,
         };
         insert(c, &l).await?;
-        have.push(l);
+    }
+    for l in &mut have {
+        if l.code == code {
+            l.default = true;
+            l.fallback = None;
+        } else if l.fallback.is_none() {
+            l.fallback = Some(code.clone());
+        } else {
+            continue;
+        }
+        l.updated_at = at;
+        update(c, l).await?;
     }
     Ok(())
 }
