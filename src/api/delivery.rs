@@ -7,7 +7,7 @@ use poem_openapi::param::Path;
 use super::render::{body_etag, entry_with};
 use std::sync::Arc;
 
-use super::delivery_cache::{Cached, DeliveryCache};
+use super::delivery_cache::{Cached, DeliveryCache, PurgeKeys};
 use super::dto::content::{Entry, EntryList};
 use super::dto::{Fresh, Typed};
 use super::{MaybeAuth, Reply, query_pairs};
@@ -29,15 +29,14 @@ pub struct DeliveryApi {
 
 impl DeliveryApi {
     /// Serves from the cache when this caller's response is current; otherwise renders
-    /// with `render` (which also names what the response depends on, and the entry it
-    /// shows, if one) and remembers the
-    /// result. Access is checked first either way.
+    /// with `render` (which also names what the response depends on and its CDN purge
+    /// keys) and remembers the result. Access is checked first either way.
     async fn cached(
         &self,
         principal: &crate::authz::Principal,
         type_id: &str,
         req: &Request,
-        render: impl std::future::Future<Output = ApiResult<(Reply, Deps, Option<String>)>>,
+        render: impl std::future::Future<Output = ApiResult<(Reply, Deps, PurgeKeys)>>,
     ) -> ApiResult<Reply> {
         let settings = self.services.settings.as_ref();
         // Before the access check and the data read: a change applied after this point
@@ -50,15 +49,9 @@ impl DeliveryApi {
         let user = if per_user { principal.user_id() } else { None };
         let key = DeliveryCache::key(&principal.role, user, req.uri());
         let anonymous = principal.is_anonymous();
-        // An entry of a localized type is answered through its document's other locales.
-        let localized = self
-            .services
-            .types
-            .get(type_id)
-            .is_ok_and(|t| t.def.options.localized);
         let serve = |hit: Cached| {
             let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
-            let reply = purge_keys(reply, type_id, hit.entry.as_deref(), localized);
+            let reply = purge_headers(reply, &hit.purge);
             cache_control(reply, anonymous, settings).conditional(req, &hit.etag)
         };
         if let Some(hit) = self.cache.get(&key) {
@@ -71,7 +64,8 @@ impl DeliveryApi {
             return Ok(serve(hit));
         }
         let landing = LandOnDrop(&self.cache, &key);
-        let (reply, deps, entry) = render.await?;
+        let (reply, deps, purge) = render.await?;
+        let purge = Arc::new(purge);
         let etag = body_etag(reply.body_bytes());
         self.cache.put(
             key.clone(),
@@ -80,16 +74,11 @@ impl DeliveryApi {
                 deps,
                 etag: etag.clone(),
                 body: Arc::new(reply.body_bytes().to_vec()),
-                entry: entry.clone(),
+                purge: purge.clone(),
             },
         );
         drop(landing);
-        let reply = purge_keys(
-            reply.header(CACHE_STATUS, "miss"),
-            type_id,
-            entry.as_deref(),
-            localized,
-        );
+        let reply = purge_headers(reply.header(CACHE_STATUS, "miss"), &purge);
         Ok(cache_control(reply, anonymous, settings).conditional(req, &etag))
     }
 }
@@ -128,24 +117,10 @@ fn cache_control(reply: Reply, anonymous: bool, settings: &crate::config::Settin
         .header("vary", "Authorization")
 }
 
-/// `Surrogate-Key` (Fastly, Varnish; space-separated) and `Cache-Tag` (Cloudflare, Akamai;
-/// comma-separated) naming what a response shows, so a CDN can purge precisely: on a
-/// publish, unpublish or delete of entry X of type T purge `entry:X` and `list:T`; on a
-/// schema change of T purge `type:T`. An entry of a localized type depends on the other
-/// entries of its document (fallbacks), so it is named with the type's lists too.
-fn purge_keys(reply: Reply, type_id: &str, entry: Option<&str>, localized: bool) -> Reply {
-    let keys = match entry {
-        Some(id) if localized => vec![
-            format!("type:{type_id}"),
-            format!("entry:{id}"),
-            format!("list:{type_id}"),
-        ],
-        Some(id) => vec![format!("type:{type_id}"), format!("entry:{id}")],
-        None => vec![format!("type:{type_id}"), format!("list:{type_id}")],
-    };
+fn purge_headers(reply: Reply, keys: &PurgeKeys) -> Reply {
     reply
-        .header("surrogate-key", keys.join(" "))
-        .header("cache-tag", keys.join(","))
+        .header("surrogate-key", keys.surrogate.clone())
+        .header("cache-tag", keys.tags.clone())
 }
 
 #[OpenApi(prefix_path = "/api/v1/content", tag = "Tag::Delivery")]
@@ -180,7 +155,7 @@ impl DeliveryApi {
             Ok((
                 Reply::json(&super::render::page(&page, &ty.def)),
                 deps,
-                None,
+                PurgeKeys::new(&type_id, None, false),
             ))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
@@ -224,7 +199,8 @@ impl DeliveryApi {
                 one.select.as_deref(),
                 one.populated.as_ref(),
             );
-            Ok((Reply::json(&body), deps, Some(one.row.id.clone())))
+            let purge = PurgeKeys::new(&type_id, Some(&one.row.id), one.ty.def.options.localized);
+            Ok((Reply::json(&body), deps, purge))
         };
         let reply = self.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))

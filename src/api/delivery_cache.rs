@@ -18,6 +18,33 @@ use crate::services::follower::{Deps, Follower};
 /// first, and if that is not enough the cache starts over.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 
+/// What a delivery response shows, for CDN purges: space-separated for `Surrogate-Key`
+/// (Fastly, Varnish), comma-separated for `Cache-Tag` (Cloudflare, Akamai).
+pub struct PurgeKeys {
+    pub surrogate: String,
+    pub tags: String,
+}
+
+impl PurgeKeys {
+    /// `type:T` and `entry:X` for an entry, `type:T` and `list:T` for a list. On a
+    /// publish, unpublish or delete of entry X of type T purge `entry:X` and `list:T`; on a
+    /// schema change of T purge `type:T`. An entry of a localized type depends on the
+    /// other entries of its document (fallbacks), so it names the type's lists too.
+    pub fn new(type_id: &str, entry: Option<&str>, localized: bool) -> PurgeKeys {
+        let mut keys = vec![format!("type:{type_id}")];
+        if let Some(id) = entry {
+            keys.push(format!("entry:{id}"));
+        }
+        if entry.is_none() || localized {
+            keys.push(format!("list:{type_id}"));
+        }
+        PurgeKeys {
+            surrogate: keys.join(" "),
+            tags: keys.join(","),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Cached {
     /// `applied` when the response was rendered.
@@ -25,8 +52,8 @@ pub struct Cached {
     pub deps: Deps,
     pub etag: String,
     pub body: Arc<Vec<u8>>,
-    /// The entry a single-entry response shows (for its purge keys).
-    pub entry: Option<String>,
+    /// The CDN purge keys of the response (`Surrogate-Key`), as its render named them.
+    pub purge: Arc<PurgeKeys>,
 }
 
 #[derive(Default)]
