@@ -296,17 +296,24 @@ impl ContentService {
     }
 
     /// Delivery: fills the localized fields a published row has no value for from the
-    /// published entries of its document along its value chain (`chains`, parallel to
-    /// `rows`). One statement for the whole page, only when a value is missing.
-    pub(super) async fn fill_fallbacks(
+    /// published entries of its document along its value chain (`value_chain` of the
+    /// chain `asked`). One statement for the whole page, only when a value is missing.
+    pub(super) async fn fill_fallbacks<'r>(
         &self,
         ty: &ContentTypeDef,
-        rows: &mut [EntryRow],
-        chains: &[Vec<String>],
+        asked: Option<&[String]>,
+        rows: impl IntoIterator<Item = &'r mut EntryRow>,
     ) -> ApiResult<()> {
         if !ty.options.localized {
             return Ok(());
         }
+        let mut rows: Vec<(&mut EntryRow, Vec<String>)> = rows
+            .into_iter()
+            .map(|r| {
+                let chain = self.value_chain(asked, r);
+                (r, chain)
+            })
+            .collect();
         let localized: Vec<&str> = ty
             .fields
             .iter()
@@ -322,7 +329,7 @@ impl ContentService {
         };
         let mut docs: Vec<&str> = Vec::new();
         let mut wanted: Vec<String> = Vec::new();
-        for (row, chain) in rows.iter().zip(chains) {
+        for (row, chain) in &rows {
             if !chain.is_empty() && missing(row) {
                 docs.push(&row.document_id);
                 wanted.extend(chain.iter().cloned());
@@ -340,7 +347,8 @@ impl ContentService {
         let others =
             entries::of_documents(self.store.db(), &ty.api_id, &doc_refs, Some(&wanted), true)
                 .await?;
-        for (row, chain) in rows.iter_mut().zip(chains) {
+        for (row, chain) in &mut rows {
+            let document = row.document_id.clone();
             let Some(Value::Object(data)) = row.published.as_mut() else {
                 continue;
             };
@@ -349,9 +357,7 @@ impl ContentService {
                     continue;
                 }
                 let found = chain.iter().find_map(|l| {
-                    others
-                        .iter()
-                        .find(|o| o.document_id == row.document_id && o.locale == *l)
+                    first_in_chain(&others, &document, std::slice::from_ref(l))
                         .and_then(|o| o.published.as_ref())
                         .and_then(|p| p.get(*name))
                         .filter(|v| !v.is_null())
@@ -375,7 +381,7 @@ impl ContentService {
         if !ty.options.localized || chain.first() == Some(&row.locale) {
             return Ok(Some(row));
         }
-        let mut found = entries::of_documents(
+        let found = entries::of_documents(
             self.store.db(),
             &ty.api_id,
             &[&row.document_id],
@@ -383,9 +389,18 @@ impl ContentService {
             true,
         )
         .await?;
-        let best = chain
-            .iter()
-            .find_map(|l| found.iter().position(|r| r.locale == *l));
-        Ok(best.map(|i| found.swap_remove(i)))
+        Ok(first_in_chain(&found, &row.document_id, chain).cloned())
     }
+}
+
+/// The entry of `document` in the first locale of `chain` that `rows` hold.
+pub(super) fn first_in_chain<'a>(
+    rows: &'a [EntryRow],
+    document: &str,
+    chain: &[String],
+) -> Option<&'a EntryRow> {
+    chain.iter().find_map(|l| {
+        rows.iter()
+            .find(|r| r.document_id == document && r.locale == *l)
+    })
 }

@@ -99,11 +99,7 @@ impl ContentService {
             entries::of_documents(self.store.db(), &ty.api_id, &refs, Some(chain), true).await?;
         let grant = self.authz.grant_of(&principal.role, &ty.api_id, "read");
         for (row, view) in found.values_mut() {
-            let best = chain.iter().find_map(|l| {
-                others
-                    .iter()
-                    .find(|o| o.document_id == row.document_id && o.locale == *l)
-            });
+            let best = super::locales::first_in_chain(&others, &row.document_id, chain);
             let Some(best) = best.filter(|b| b.id != row.id) else {
                 continue;
             };
@@ -119,21 +115,8 @@ impl ContentService {
                 fields: fields.clone(),
             });
         }
-        let keys: Vec<String> = found.keys().cloned().collect();
-        let mut rows: Vec<EntryRow> = keys
-            .iter()
-            .filter_map(|k| found.get(k).map(|(r, _)| r.clone()))
-            .collect();
-        let chains: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| self.value_chain(Some(chain), r))
-            .collect();
-        self.fill_fallbacks(ty, &mut rows, &chains).await?;
-        for (k, r) in keys.iter().zip(rows) {
-            if let Some(slot) = found.get_mut(k) {
-                slot.0 = r;
-            }
-        }
+        self.fill_fallbacks(ty, Some(chain), found.values_mut().map(|(r, _)| r))
+            .await?;
         Ok(docs)
     }
 

@@ -92,12 +92,7 @@ impl ContentService {
                 Selection::Chain(c) => Some(c.as_slice()),
                 _ => None,
             };
-            let chains: Vec<Vec<String>> = page
-                .items
-                .iter()
-                .map(|r| self.value_chain(asked, r))
-                .collect();
-            self.fill_fallbacks(&ty.def, &mut page.items, &chains)
+            self.fill_fallbacks(&ty.def, asked, page.items.iter_mut())
                 .await?;
         }
         let rows: Vec<&EntryRow> = page.items.iter().collect();
@@ -304,13 +299,8 @@ impl ContentService {
             return Err(not_found(type_id, id_or_slug));
         };
         let chain = asked.as_deref().map(|l| locales.chain(l));
-        let value_chain = self.value_chain(chain.as_deref(), &row);
-        self.fill_fallbacks(
-            &ty.def,
-            std::slice::from_mut(&mut row),
-            std::slice::from_ref(&value_chain),
-        )
-        .await?;
+        self.fill_fallbacks(&ty.def, chain.as_deref(), [&mut row])
+            .await?;
         let Some(fields) = grant.fields_for(owns(principal, &row)) else {
             return Err(not_found(type_id, id_or_slug));
         };
