@@ -289,12 +289,11 @@ impl AdminApi {
     /// List the configured locales (any signed-in caller: editors choose among them).
     #[oai(path = "/locales", method = "get", operation_id = "listLocales")]
     async fn list_locales(&self, auth: Auth) -> ApiResult<Body<LocaleList>> {
-        let rows = self.services.admin.list_locales(&auth.0);
-        let all = self.services.types.locales();
+        let all = self.services.admin.list_locales(&auth.0);
         Ok(Body::new(&LocaleList {
-            items: rows.iter().map(|l| Locale::new(l, &all)).collect(),
+            items: all.all().iter().map(|l| Locale::new(l, &all)).collect(),
             next_cursor: None,
-            total: rows.len() as i64,
+            total: all.all().len() as i64,
         }))
     }
 

@@ -39,6 +39,11 @@ fn not_found(code: &str) -> ApiError {
     )
 }
 
+/// What a locale event says of the locale.
+fn payload(l: &LocaleDef) -> serde_json::Value {
+    json!({ "id": l.code, "name": l.name, "fallback": l.fallback, "default": l.default })
+}
+
 /// Another change of the locales won the race (a second default, the same code).
 fn raced(e: sea_orm::DbErr) -> ApiError {
     if crate::store::is_unique_violation(&e) {
@@ -87,8 +92,9 @@ fn check_fallback(locales: &Locales, code: &str, fallback: &str) -> ApiResult<()
 }
 
 impl AdminService {
-    pub fn list_locales(&self, _p: &Principal) -> Vec<LocaleDef> {
-        self.types.locales().all().to_vec()
+    /// The configured locales (with their chains), as of the last locale event applied.
+    pub fn list_locales(&self, _p: &Principal) -> std::sync::Arc<Locales> {
+        self.types.locales()
     }
 
     pub fn get_locale(&self, _p: &Principal, code: &str) -> ApiResult<LocaleDef> {
@@ -152,7 +158,7 @@ impl AdminService {
             "locale.created",
             "locale",
             Some(p),
-            json!({ "id": locale.code, "name": locale.name, "fallback": locale.fallback, "default": locale.default }),
+            payload(&locale),
         )
         .await?;
         tx.commit().await?;
@@ -210,7 +216,7 @@ impl AdminService {
             "locale.updated",
             "locale",
             Some(p),
-            json!({ "id": locale.code, "name": locale.name, "fallback": locale.fallback, "default": locale.default }),
+            payload(&locale),
         )
         .await?;
         tx.commit().await?;
