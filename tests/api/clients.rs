@@ -78,7 +78,8 @@ async fn typescript_client_round_trip() {
             &app,
         ));
         assert!(
-            out.contains("setup: created") || out.contains("run: ok"),
+            (out.contains("setup: created") && out.contains("setup: locales"))
+                || out.contains("run: ok"),
             "{out}"
         );
     }
@@ -110,7 +111,8 @@ async fn python_client_round_trip_and_models_validate_every_answer() {
             &app,
         ));
         assert!(
-            out.contains("setup: created") || out.contains("run: ok"),
+            (out.contains("setup: created") && out.contains("setup: locales"))
+                || out.contains("run: ok"),
             "{out}"
         );
 

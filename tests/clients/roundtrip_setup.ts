@@ -66,4 +66,25 @@ await main("setup", async () => {
     );
   }
   console.log("setup: created content types author, post");
+  const made = await client.POST("/api/v1/manage/locales", {
+    body: { code: "nl", name: "Dutch", fallback: "en" },
+  });
+  check(
+    made.response.status === 201 && made.data?.chain.join(">") === "nl>en",
+    `createLocale: status ${made.response.status}: ${JSON.stringify(made.error)}`,
+  );
+  const changed = await client.PATCH("/api/v1/manage/locales/{code}", {
+    params: { path: { code: "nl" } },
+    body: { name: "Nederlands", fallback: null },
+  });
+  const fallback: string | null | undefined = changed.data?.fallback;
+  check(changed.response.status === 200 && fallback === null, `updateLocale: ${JSON.stringify(changed.error)}`);
+  const listed = await client.GET("/api/v1/manage/locales");
+  const codes: string[] = (listed.data?.items ?? []).map((l) => l.code);
+  check(codes.includes("nl") && codes.includes("en"), `listLocales: ${codes}`);
+  const gone = await client.DELETE("/api/v1/manage/locales/{code}", { params: { path: { code: "nl" } } });
+  check(gone.response.status === 204, `deleteLocale: status ${gone.response.status}`);
+  const again = await client.GET("/api/v1/manage/locales/{code}", { params: { path: { code: "nl" } } });
+  check(again.response.status === 404 && again.error?.error.code === "not_found", "getLocale after delete");
+  console.log("setup: locales created, changed, listed, deleted");
 });
