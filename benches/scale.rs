@@ -9,7 +9,8 @@
 //!
 //! Run: `cargo bench --bench scale` (SQLite), or with
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/<empty database>`.
-//! Knobs: BENCH_ENTRIES (1000000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32).
+//! Knobs: BENCH_ENTRIES (1000000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_ONLY
+//! (scenarios whose names contain one of these comma-separated words), BENCH_MARK.
 //! Writes `bench/results/scale-<backend>-<unix time>.json`.
 
 use std::io::Write;
@@ -397,94 +398,126 @@ async fn run() {
         .map(|p| format!("{p}&populate=author"))
         .collect();
 
-    let run = |url: String, script: Option<std::path::PathBuf>, headers: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-            wrk(&url, script.as_deref(), &h, seconds, connections)
-        })
-    };
     let d = dir.path();
-    let mut results: Vec<(&str, Measure)> = Vec::new();
-    let baseline = run(format!("http://{bare_addr}/"), None, vec![])
-        .await
-        .expect("wrk");
-    results.push(("bare poem handler, same bytes", baseline));
-    results.push((
-        "GET by id, anonymous (cached)",
-        run(one_url.clone(), None, vec![]).await.expect("wrk"),
-    ));
-    results.push((
-        "GET by id, API token (cached)",
-        run(
+    // (name, url, wrk script, headers): the scenarios before writes start, then those
+    // run while 20 writes/s hit the type. `BENCH_ONLY=a,b` runs the scenarios whose
+    // names contain one of those words (the bare handler always runs: it is the ratio's
+    // baseline); `BENCH_MARK=1` prints a line as each starts (for attaching a profiler).
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let marks = std::env::var("BENCH_MARK").is_ok();
+    type Scenario = (
+        &'static str,
+        String,
+        Option<std::path::PathBuf>,
+        Vec<String>,
+    );
+    let calm: Vec<Scenario> = vec![
+        (
+            "GET by id, anonymous (cached)",
+            one_url.clone(),
+            None,
+            vec![],
+        ),
+        (
+            "GET by id, API token (cached)",
             one_url.clone(),
             None,
             vec![format!("Authorization: Bearer {api_token}")],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "GET by id, random of 1M (uncached: first read)",
-        run(
+        ),
+        (
+            "GET by id, random of 1M (uncached: first read)",
             base.clone(),
             Some(script(d, "ids", &random_ids, &[])),
             vec![],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "GET by slug, random of 1M",
-        run(
+        ),
+        (
+            "GET by slug, random of 1M",
             base.clone(),
             Some(script(d, "slugs", &random_slugs, &[])),
             vec![],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "304 revalidation (If-None-Match)",
-        run(
+        ),
+        (
+            "304 revalidation (If-None-Match)",
             one_url.clone(),
             None,
             vec![format!("If-None-Match: {etag}")],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "list of 20, filter and sort on one indexed field, first page (cached)",
-        run(format!("{base}{first_path}"), None, vec![])
-            .await
-            .expect("wrk"),
-    ));
-    results.push((
-        "list of 20, filter category + sort rating, deep pages by cursor (pages 2-1000)",
-        run(base.clone(), Some(script(d, "deep", &deep, &[])), vec![])
-            .await
-            .expect("wrk"),
-    ));
-    results.push((
-        "list of 20 with populate=author (pages 2-1000)",
-        run(
+        ),
+        (
+            "list of 20, filter and sort on one indexed field, first page (cached)",
+            format!("{base}{first_path}"),
+            None,
+            vec![],
+        ),
+        (
+            "list of 20, filter category + sort rating, deep pages by cursor (pages 2-1000)",
+            base.clone(),
+            Some(script(d, "deep", &deep, &[])),
+            vec![],
+        ),
+        (
+            "list of 20 with populate=author (pages 2-1000)",
             base.clone(),
             Some(script(d, "populate", &populate, &[])),
             vec![],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "sync page of 100 (initial pages 1-200)",
-        run(
+        ),
+        (
+            "sync page of 100 (initial pages 1-200)",
             base.clone(),
             Some(script(d, "sync", &sync_pages, &[])),
             vec![],
-        )
+        ),
+    ];
+    let busy: Vec<Scenario> = vec![
+        (
+            "GET by id while 20 writes/s hit the type",
+            one_url.clone(),
+            None,
+            vec![],
+        ),
+        (
+            "GET by id, random of 1M, while 20 writes/s hit the type",
+            base.clone(),
+            Some(script(d, "ids2", &random_ids, &[])),
+            vec![],
+        ),
+        (
+            "list first page (one field) while 20 writes/s hit the type",
+            format!("{base}{first_path}"),
+            None,
+            vec![],
+        ),
+    ];
+    let wanted = |name: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.iter().any(|w| name.contains(w.as_str())))
+    };
+    let run = |(name, url, script, headers): Scenario| async move {
+        if marks {
+            println!("== scenario starts: {name}");
+        }
+        let m = tokio::task::spawn_blocking(move || {
+            let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+            wrk(&url, script.as_deref(), &h, seconds, connections)
+        })
         .await
-        .expect("wrk"),
-    ));
+        .expect("wrk");
+        (name, m)
+    };
+    let mut results: Vec<(&str, Measure)> = Vec::new();
+    let (_, baseline) = run((
+        "bare poem handler, same bytes",
+        format!("http://{bare_addr}/"),
+        None,
+        vec![],
+    ))
+    .await;
+    results.push(("bare poem handler, same bytes", baseline));
+    for s in calm.into_iter().filter(|s| wanted(s.0)) {
+        results.push(run(s).await);
+    }
+    let busy: Vec<Scenario> = busy.into_iter().filter(|s| wanted(s.0)).collect();
     // Reads while 20 writes/s (an edit and a publish, ten times a second) go to the type.
     let writer = {
         let client = client.clone();
@@ -512,26 +545,9 @@ async fn run() {
             }
         })
     };
-    results.push((
-        "GET by id while 20 writes/s hit the type",
-        run(one_url.clone(), None, vec![]).await.expect("wrk"),
-    ));
-    results.push((
-        "GET by id, random of 1M, while 20 writes/s hit the type",
-        run(
-            base.clone(),
-            Some(script(d, "ids2", &random_ids, &[])),
-            vec![],
-        )
-        .await
-        .expect("wrk"),
-    ));
-    results.push((
-        "list first page (one field) while 20 writes/s hit the type",
-        run(format!("{base}{first_path}"), None, vec![])
-            .await
-            .expect("wrk"),
-    ));
+    for s in busy {
+        results.push(run(s).await);
+    }
     writer.abort();
     let peak_rss_mb = status_kb("VmHWM:") / 1024.0;
 

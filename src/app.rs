@@ -150,6 +150,7 @@ fn routes(
     public_url: &str,
     gate: api::middleware::Gate,
 ) -> BoxEndpoint<'static> {
+    let front = Arc::new(api::delivery::DeliveryFront::new(services));
     let apis = (
         api::auth::AuthApi {
             services: services.clone(),
@@ -157,7 +158,7 @@ fn routes(
         },
         api::delivery::DeliveryApi {
             services: services.clone(),
-            cache: api::delivery_cache::DeliveryCache::new(services.follower.clone()),
+            front: front.clone(),
         },
         api::content_types::ContentTypesApi {
             services: services.clone(),
@@ -208,12 +209,14 @@ fn routes(
         .at("/openapi.json", get(api::openapi_doc::openapi_json))
         .at("/docs", get(api::openapi_doc::docs))
         .nest("/", guarded)
+        .around(move |ep, req| api::delivery::cache_front(ep, req, front.clone()))
         .around(move |ep, req| api::middleware::authenticate(ep, req, gate.clone()));
     Route::new()
         .at("/healthz", get(api::ops::healthz))
         .at("/readyz", get(api::ops::readyz))
         .nest("/", limited)
-        .data(services.clone())
+        // One Arc per request: poem clones the data into every request.
+        .data(Arc::new(services.clone()))
         .data(doc)
         .with(cors(&services.settings.cors_origins))
         .with(CatchPanic::new().with_handler(|_| {

@@ -1,6 +1,7 @@
 //! `/api/v1/content/{type}`: published entries, what apps call (hot path).
 
-use poem::Request;
+use poem::http::{HeaderValue, Method};
+use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 
@@ -11,6 +12,7 @@ use super::delivery_cache::{Cached, DeliveryCache, PurgeKeys};
 use super::dto::content::{Entry, EntryList};
 use super::dto::{Fresh, Typed};
 use super::{MaybeAuth, Reply, query_pairs};
+use crate::authz::Principal;
 use crate::domain::query::Surface;
 use crate::error::ApiResult;
 use crate::services::Services;
@@ -24,36 +26,68 @@ enum Tag {
 
 pub struct DeliveryApi {
     pub services: Services,
-    pub cache: DeliveryCache,
+    pub front: Arc<DeliveryFront>,
 }
 
-impl DeliveryApi {
+/// The delivery cache and what serving from it takes, shared by [`DeliveryApi`] and
+/// [`cache_front`] (which answers current cached responses before routing).
+pub struct DeliveryFront {
+    pub services: Services,
+    pub cache: DeliveryCache,
+    /// `Cache-Control` of anonymous answers ([`public_cache_control`]).
+    pub public_cache_control: HeaderValue,
+}
+
+impl DeliveryFront {
+    pub fn new(services: &Services) -> DeliveryFront {
+        DeliveryFront {
+            services: services.clone(),
+            cache: DeliveryCache::new(services.follower.clone()),
+            public_cache_control: public_cache_control(&services.settings),
+        }
+    }
+
+    /// This caller's cache key for `req`, once the caller may read `type_id`. What an
+    /// ownership condition shows differs per user, so such answers are kept per user;
+    /// all others per role.
+    fn key(&self, principal: &Principal, type_id: &str, req: &Request) -> ApiResult<String> {
+        let grant = self.services.content.authorize_read(principal, type_id)?;
+        let per_user = grant.any.as_ref() != Some(&grant.own);
+        let user = if per_user { principal.user_id() } else { None };
+        Ok(DeliveryCache::key(&principal.role, user, req.uri()))
+    }
+
+    fn serve(&self, hit: &Cached, anonymous: bool, req: &Request) -> Reply {
+        let reply = Reply::bytes(hit.body.clone()).header_value(CACHE_STATUS, HIT.clone());
+        let reply = purge_headers(reply, &hit.purge);
+        self.cache_control(reply, anonymous)
+            .conditional(req, &hit.etag)
+    }
+
+    /// The current cached answer to this caller for `req`, if there is one and the
+    /// caller may read `type_id` (otherwise the API answers, with its error).
+    fn answer(&self, principal: &Principal, type_id: &str, req: &Request) -> Option<Reply> {
+        let key = self.key(principal, type_id, req).ok()?;
+        let hit = self.cache.get(&key)?;
+        Some(self.serve(&hit, principal.is_anonymous(), req))
+    }
+
     /// Serves from the cache when this caller's response is current; otherwise renders
     /// with `render` (which also names what the response depends on and its CDN purge
     /// keys) and remembers the result. Access is checked first either way.
     async fn cached(
         &self,
-        principal: &crate::authz::Principal,
+        principal: &Principal,
         type_id: &str,
         req: &Request,
         render: impl std::future::Future<Output = ApiResult<(Reply, Deps, PurgeKeys)>>,
     ) -> ApiResult<Reply> {
-        let settings = self.services.settings.as_ref();
         // Before the access check and the data read: a change applied after this point
         // makes the response stale, one applied before it is in what we read.
         let at = self.cache.now();
-        let grant = self.services.content.authorize_read(principal, type_id)?;
-        // What an ownership condition shows differs per user, so such answers are cached
-        // per user; all others per role.
-        let per_user = grant.any.as_ref() != Some(&grant.own);
-        let user = if per_user { principal.user_id() } else { None };
-        let key = DeliveryCache::key(&principal.role, user, req.uri());
+        let key = self.key(principal, type_id, req)?;
         let anonymous = principal.is_anonymous();
-        let serve = |hit: Cached| {
-            let reply = Reply::bytes(hit.body.as_ref().clone()).header(CACHE_STATUS, "hit");
-            let reply = purge_headers(reply, &hit.purge);
-            cache_control(reply, anonymous, settings).conditional(req, &hit.etag)
-        };
+        let serve = |hit: Arc<Cached>| self.serve(&hit, anonymous, req);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(serve(hit));
         }
@@ -65,21 +99,86 @@ impl DeliveryApi {
         }
         let landing = LandOnDrop(&self.cache, &key);
         let (reply, deps, purge) = render.await?;
-        let purge = Arc::new(purge);
         let etag = body_etag(reply.body_bytes());
+        // The body before `conditional`, which leaves it out of a 304.
+        let body = reply.body();
+        let reply = purge_headers(reply.header_value(CACHE_STATUS, MISS.clone()), &purge);
+        let reply = self.cache_control(reply, anonymous).conditional(req, &etag);
         self.cache.put(
             key.clone(),
-            Cached {
+            Arc::new(Cached {
                 at,
                 deps,
-                etag: etag.clone(),
-                body: Arc::new(reply.body_bytes().to_vec()),
-                purge: purge.clone(),
-            },
+                etag,
+                body,
+                purge,
+            }),
         );
         drop(landing);
-        let reply = purge_headers(reply.header(CACHE_STATUS, "miss"), &purge);
-        Ok(cache_control(reply, anonymous, settings).conditional(req, &etag))
+        Ok(reply)
+    }
+
+    /// `Cache-Control` and `Vary` for delivery: anonymous answers are the same for every
+    /// anonymous caller, so shared caches (a CDN) may keep them for `delivery_s_maxage`
+    /// and serve them stale for `delivery_stale_while_revalidate` while they revalidate;
+    /// browsers keep them `delivery_max_age`. Answers to a credential are the caller's
+    /// own: private, and revalidated each time (a 304 costs a few bytes).
+    fn cache_control(&self, reply: Reply, anonymous: bool) -> Reply {
+        let value = if anonymous {
+            self.public_cache_control.clone()
+        } else {
+            HeaderValue::from_static("private, no-cache")
+        };
+        reply
+            .header_value("cache-control", value)
+            .header_value("vary", HeaderValue::from_static("Authorization"))
+    }
+}
+
+/// The `Cache-Control` of anonymous delivery answers, from the settings.
+pub fn public_cache_control(settings: &crate::config::Settings) -> HeaderValue {
+    let value = format!(
+        "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
+        settings.delivery_max_age_secs,
+        settings.delivery_s_maxage_secs,
+        settings.delivery_stale_while_revalidate_secs
+    );
+    HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("public, max-age=0"))
+}
+
+/// Answers a delivery `GET /api/v1/content/{type}[/{id}]` from the cache before routing
+/// when this caller's answer to this exact URI is current: the access check runs first,
+/// as in the handler, and the key (role, user where ownership decides, URI) only exists
+/// for a URI the API has answered. Everything else goes on to the API. The hottest
+/// request skips routing, the input guard and the extractors.
+pub async fn cache_front<E: Endpoint>(
+    next: E,
+    req: Request,
+    front: Arc<DeliveryFront>,
+) -> poem::Result<Response> {
+    if req.method() == Method::GET
+        && let Some(type_id) = delivery_type(req.uri().path())
+        && let Some(principal) = req.extensions().get::<Principal>()
+        && let Some(reply) = front.answer(principal, type_id, &req)
+    {
+        return Ok(reply.into_response());
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The type of a plain delivery path (`/api/v1/content/{type}` or `…/{type}/{id}`, no
+/// escapes, no empty segment), the only paths [`cache_front`] answers.
+fn delivery_type(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/v1/content/")?;
+    if rest.contains('%') {
+        return None;
+    }
+    let mut parts = rest.split('/');
+    let ty = parts.next().filter(|t| !t.is_empty())?;
+    match (parts.next(), parts.next()) {
+        (None, _) => Some(ty),
+        (Some(id), None) if !id.is_empty() => Some(ty),
+        _ => None,
     }
 }
 
@@ -95,32 +194,13 @@ impl Drop for LandOnDrop<'_> {
 /// Says whether this node's response cache answered (`hit`) or the store did (`miss`),
 /// for operators (and tests) checking what a change invalidates.
 const CACHE_STATUS: &str = "x-vellum-cache";
-
-/// `Cache-Control` for delivery: anonymous answers are the same for every anonymous
-/// caller, so shared caches (a CDN) may keep them for `delivery_s_maxage` and serve them
-/// stale for `delivery_stale_while_revalidate` while they revalidate; browsers keep them
-/// `delivery_max_age`. Answers to a credential are the caller's own: private, and
-/// revalidated each time (a 304 costs a few bytes).
-fn cache_control(reply: Reply, anonymous: bool, settings: &crate::config::Settings) -> Reply {
-    let value = if anonymous {
-        format!(
-            "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
-            settings.delivery_max_age_secs,
-            settings.delivery_s_maxage_secs,
-            settings.delivery_stale_while_revalidate_secs
-        )
-    } else {
-        "private, no-cache".to_string()
-    };
-    reply
-        .header("cache-control", value)
-        .header("vary", "Authorization")
-}
+const HIT: HeaderValue = HeaderValue::from_static("hit");
+const MISS: HeaderValue = HeaderValue::from_static("miss");
 
 fn purge_headers(reply: Reply, keys: &PurgeKeys) -> Reply {
     reply
-        .header("surrogate-key", keys.surrogate.clone())
-        .header("cache-tag", keys.tags.clone())
+        .header_value("surrogate-key", keys.surrogate.clone())
+        .header_value("cache-tag", keys.tags.clone())
 }
 
 #[OpenApi(prefix_path = "/api/v1/content", tag = "Tag::Delivery")]
@@ -151,14 +231,14 @@ impl DeliveryApi {
             if let Some(p) = &page.populated {
                 p.dependencies(&mut ids, &mut types);
             }
-            let deps = self.cache.deps(types, true, ids);
+            let deps = self.front.cache.deps(types, true, ids);
             Ok((
                 Reply::json(&super::render::page(&page, &ty.def)),
                 deps,
                 PurgeKeys::new(&type_id, None, false),
             ))
         };
-        let reply = self.cached(&principal, &type_id, req, render).await?;
+        let reply = self.front.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))
     }
 
@@ -191,7 +271,7 @@ impl DeliveryApi {
             if let Some(p) = &one.populated {
                 p.dependencies(&mut ids, &mut types);
             }
-            let deps = self.cache.deps(types, false, ids);
+            let deps = self.front.cache.deps(types, false, ids);
             let body = entry_with(
                 &one.row,
                 &one.ty.def,
@@ -202,7 +282,7 @@ impl DeliveryApi {
             let purge = PurgeKeys::new(&type_id, Some(&one.row.id), one.ty.def.options.localized);
             Ok((Reply::json(&body), deps, purge))
         };
-        let reply = self.cached(&principal, &type_id, req, render).await?;
+        let reply = self.front.cached(&principal, &type_id, req, render).await?;
         Ok(Typed::wrap(reply))
     }
 }

@@ -12,6 +12,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use bytes::Bytes;
+use poem::http::HeaderValue;
+
 use crate::services::follower::{Deps, Follower};
 
 /// Largest total of cached bodies; past it, responses that are no longer current go
@@ -21,8 +24,8 @@ const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// What a delivery response shows, for CDN purges: space-separated for `Surrogate-Key`
 /// (Fastly, Varnish), comma-separated for `Cache-Tag` (Cloudflare, Akamai).
 pub struct PurgeKeys {
-    pub surrogate: String,
-    pub tags: String,
+    pub surrogate: HeaderValue,
+    pub tags: HeaderValue,
 }
 
 impl PurgeKeys {
@@ -38,27 +41,29 @@ impl PurgeKeys {
         if entry.is_none() || localized {
             keys.push(format!("list:{type_id}"));
         }
+        // Type and entry ids are header-safe (api ids, UUIDs); an empty value otherwise.
+        let value = |v: String| HeaderValue::try_from(v).unwrap_or(HeaderValue::from_static(""));
         PurgeKeys {
-            surrogate: keys.join(" "),
-            tags: keys.join(","),
+            surrogate: value(keys.join(" ")),
+            tags: value(keys.join(",")),
         }
     }
 }
 
-#[derive(Clone)]
+/// A rendered response, shared by the cache and the requests it serves.
 pub struct Cached {
     /// `applied` when the response was rendered.
     pub at: i64,
     pub deps: Deps,
     pub etag: String,
-    pub body: Arc<Vec<u8>>,
+    pub body: Bytes,
     /// The CDN purge keys of the response (`Surrogate-Key`), as its render named them.
-    pub purge: Arc<PurgeKeys>,
+    pub purge: PurgeKeys,
 }
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<String, Cached>,
+    map: HashMap<String, Arc<Cached>>,
     bytes: usize,
 }
 
@@ -115,7 +120,7 @@ impl DeliveryCache {
         self.follower.freshness.deps(types, list, entries)
     }
 
-    pub fn get(&self, key: &str) -> Option<Cached> {
+    pub fn get(&self, key: &str) -> Option<Arc<Cached>> {
         let inner = self.inner.read().ok()?;
         inner
             .map
@@ -130,7 +135,7 @@ impl DeliveryCache {
     /// request), or any still-current answer. Without this, under a steady trickle of
     /// writes each waiter would find the answer just rendered already stale and render
     /// again itself, one after the other.
-    pub fn get_after(&self, key: &str, arrived: i64) -> Option<Cached> {
+    pub fn get_after(&self, key: &str, arrived: i64) -> Option<Arc<Cached>> {
         let inner = self.inner.read().ok()?;
         inner
             .map
@@ -139,7 +144,7 @@ impl DeliveryCache {
             .cloned()
     }
 
-    pub fn put(&self, key: String, value: Cached) {
+    pub fn put(&self, key: String, value: Arc<Cached>) {
         let Ok(mut inner) = self.inner.write() else {
             return;
         };

@@ -29,6 +29,7 @@ pub mod render;
 pub mod sync;
 pub mod trash;
 
+use bytes::Bytes;
 use poem::http::{HeaderName, HeaderValue, StatusCode};
 use poem::{IntoResponse, Request, Response};
 use poem_openapi::auth::Bearer;
@@ -41,23 +42,24 @@ use serde_json::Value;
 use crate::authz::Principal;
 use crate::error::ApiError;
 
-/// A JSON reply with a status and headers chosen at run time.
+/// A JSON reply with a status and headers chosen at run time. The body is shared bytes,
+/// so a cached answer is served without copying it.
 pub struct Reply {
     status: StatusCode,
-    body: Option<Vec<u8>>,
-    headers: Vec<(HeaderName, String)>,
+    body: Option<Bytes>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Reply {
     pub fn json(value: &Value) -> Reply {
         Reply {
             status: StatusCode::OK,
-            body: Some(serde_json::to_vec(value).unwrap_or_default()),
+            body: Some(serde_json::to_vec(value).unwrap_or_default().into()),
             headers: Vec::new(),
         }
     }
 
-    pub fn bytes(body: Vec<u8>) -> Reply {
+    pub fn bytes(body: Bytes) -> Reply {
         Reply {
             status: StatusCode::OK,
             body: Some(body),
@@ -78,9 +80,17 @@ impl Reply {
         self
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers
-            .push((HeaderName::from_static(name), value.into()));
+    /// Adds a header; a value that is not a valid header value is left out.
+    pub fn header(self, name: &'static str, value: impl Into<String>) -> Reply {
+        match HeaderValue::try_from(value.into()) {
+            Ok(v) => self.header_value(name, v),
+            Err(_) => self,
+        }
+    }
+
+    /// Adds a header whose value is already made (a clone of a shared value is cheap).
+    pub fn header_value(mut self, name: &'static str, value: HeaderValue) -> Reply {
+        self.headers.push((HeaderName::from_static(name), value));
         self
     }
 
@@ -90,6 +100,11 @@ impl Reply {
 
     pub fn body_bytes(&self) -> &[u8] {
         self.body.as_deref().unwrap_or_default()
+    }
+
+    /// The body, shared (empty without one).
+    pub fn body(&self) -> Bytes {
+        self.body.clone().unwrap_or_default()
     }
 
     /// Answers 304 without a body when the client already holds this `etag`.
@@ -113,9 +128,9 @@ impl Reply {
         } else {
             self
         };
-        reply
-            .headers
-            .push((HeaderName::from_static("etag"), etag.to_string()));
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            reply.headers.push((HeaderName::from_static("etag"), v));
+        }
         reply
     }
 }
@@ -127,9 +142,7 @@ impl IntoResponse for Reply {
             builder = builder.content_type("application/json");
         }
         for (name, value) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                builder = builder.header(name, v);
-            }
+            builder = builder.header(name, value);
         }
         match self.body {
             Some(b) => builder.body(b),

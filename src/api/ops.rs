@@ -14,7 +14,7 @@ pub fn healthz() -> Response {
 }
 
 #[handler]
-pub async fn readyz(services: Data<&Services>) -> Response {
+pub async fn readyz(services: Data<&std::sync::Arc<Services>>) -> Response {
     match services.store.ping().await {
         Ok(()) => Response::builder()
             .content_type("application/json")

@@ -30,7 +30,13 @@ impl TokenUsage {
     /// Notes a use of a (known, valid) token.
     pub fn record(&self, token_id: &str) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.insert(token_id.to_string(), now());
+            // The hot case (the token was used since the last flush) allocates nothing.
+            match pending.get_mut(token_id) {
+                Some(at) => *at = now(),
+                None => {
+                    pending.insert(token_id.to_string(), now());
+                }
+            }
         }
     }
 
