@@ -51,7 +51,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(value: &Value) -> Reply {
+    pub fn json(value: &impl serde::Serialize) -> Reply {
         Reply {
             status: StatusCode::OK,
             body: Some(serde_json::to_vec(value).unwrap_or_default().into()),
