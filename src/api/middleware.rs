@@ -57,7 +57,8 @@ pub async fn request_id<E: Endpoint>(
     let id = incoming.unwrap_or_else(new_request_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
-    let path = req.uri().path().to_string();
+    // A clone of the URI shares its bytes: no copy on the way in.
+    let uri = req.uri().clone();
     let work = async move {
         let mut resp = match check_host(&req) {
             Err(e) => poem::error::ResponseError::as_response(&e),
@@ -69,7 +70,7 @@ pub async fn request_id<E: Endpoint>(
         if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
             && !resp.headers().contains_key("allow")
         {
-            let allowed = doc.allowed_methods(&path).join(", ");
+            let allowed = doc.allowed_methods(uri.path()).join(", ");
             if let Ok(v) = poem::http::HeaderValue::from_str(&allowed) {
                 resp.headers_mut().insert("allow", v);
             }

@@ -168,7 +168,36 @@ impl Grant {
 /// bounded and simply starts over when full).
 const DECISION_CACHE_MAX: usize = 4096;
 
-type DecisionKey = (String, String, String);
+/// Decisions by role, resource and action: nested so a lookup by `&str` allocates nothing
+/// (it runs on every request); with the number of decisions held.
+#[derive(Default)]
+struct Decisions {
+    by_role: HashMap<String, HashMap<String, HashMap<String, Option<Grant>>>>,
+    len: usize,
+}
+
+impl Decisions {
+    fn get(&self, role: &str, resource: &str, action: &str) -> Option<&Option<Grant>> {
+        self.by_role.get(role)?.get(resource)?.get(action)
+    }
+
+    fn put(&mut self, role: &str, resource: &str, action: &str, decision: Option<Grant>) {
+        if self.len >= DECISION_CACHE_MAX {
+            *self = Decisions::default();
+        }
+        let fresh = self
+            .by_role
+            .entry(role.to_string())
+            .or_default()
+            .entry(resource.to_string())
+            .or_default()
+            .insert(action.to_string(), decision)
+            .is_none();
+        if fresh {
+            self.len += 1;
+        }
+    }
+}
 
 struct Snapshot {
     enforcer: Enforcer,
@@ -176,7 +205,7 @@ struct Snapshot {
     roles: Vec<RoleRow>,
     /// (role, resource, action) → grant, or None when denied. Lives and dies with the
     /// snapshot, so a policy change can never be answered from a stale decision.
-    decisions: RwLock<HashMap<DecisionKey, Option<Grant>>>,
+    decisions: RwLock<Decisions>,
 }
 
 #[derive(Clone)]
@@ -209,7 +238,7 @@ impl Authz {
             enforcer,
             policies: list_policies(store.db()).await?,
             roles: list_roles(store.db()).await?,
-            decisions: RwLock::new(HashMap::new()),
+            decisions: RwLock::new(Decisions::default()),
         })
     }
 
@@ -307,21 +336,17 @@ impl Authz {
 
     fn decide(&self, role: &str, resource: &str, action: &str) -> Option<Grant> {
         let snap = self.current.load();
-        let key = (role.to_string(), resource.to_string(), action.to_string());
         if let Some(hit) = snap
             .decisions
             .read()
             .ok()
-            .and_then(|d| d.get(&key).cloned())
+            .and_then(|d| d.get(role, resource, action).cloned())
         {
             return hit;
         }
         let decision = decide_uncached(&snap, role, resource, action);
         if let Ok(mut cache) = snap.decisions.write() {
-            if cache.len() >= DECISION_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(key, decision.clone());
+            cache.put(role, resource, action, decision.clone());
         }
         decision
     }
