@@ -58,7 +58,7 @@ impl Reply {
     pub fn json(value: &impl serde::Serialize) -> Reply {
         Reply {
             status: StatusCode::OK,
-            body: Some(serde_json::to_vec(value).unwrap_or_default().into()),
+            body: Some(exact(serde_json::to_vec(value).unwrap_or_default())),
             headers: Vec::with_capacity(HEADERS),
         }
     }
@@ -137,6 +137,13 @@ impl Reply {
         }
         reply
     }
+}
+
+/// The bytes of a rendered body without the spare capacity the serializer grew (up to
+/// as much again): the delivery cache keeps bodies and counts their length.
+fn exact(mut body: Vec<u8>) -> Bytes {
+    body.shrink_to_fit();
+    Bytes::from(body)
 }
 
 impl IntoResponse for Reply {
