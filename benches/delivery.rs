@@ -9,8 +9,11 @@
 //! BENCH_RATE_LIMITS (`on`, the default: limits so high that every request runs through
 //! the limiter and none is refused; `off`: no limiter, to measure what it costs).
 
+mod support;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::env_num;
 
 use poem::{
     EndpointExt, Response, Route, Server, get, handler,
@@ -20,13 +23,6 @@ use poem::{
 use serde_json::{Value, json};
 use vellum::app::Application;
 use vellum::config::Settings;
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Clone)]
 struct Body(bytes::Bytes);
@@ -128,16 +124,7 @@ async fn run() {
     });
 
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-passphrase"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let token = support::admin_token(&client, &base).await;
     let post = |path: &str, body: Value| {
         client
             .post(format!("{base}{path}"))

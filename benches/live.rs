@@ -13,38 +13,24 @@
 //! Run: `cargo bench --bench live`. Knobs: BENCH_CLIENTS (1000), BENCH_PUBLISHES (50).
 //! Writes `bench/results/live-<unix time>.json`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::{env_num, status_kb};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use vellum::app::Application;
 use vellum::config::Settings;
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn now_us() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0)
-}
-
-fn status_kb(key: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn main() {
@@ -165,16 +151,7 @@ async fn run() {
         let _ = app.run_until(std::future::pending()).await;
     });
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-passphrase"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let token = support::admin_token(&client, &base).await;
     let admin = |method: reqwest::Method, path: &str, body: Value| {
         client
             .request(method, format!("{base}{path}"))

@@ -13,9 +13,12 @@
 //! (scenarios whose names contain one of these comma-separated words), BENCH_MARK.
 //! Writes `bench/results/scale-<backend>-<unix time>.json`.
 
+mod support;
+
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::{env_num, status_kb};
 
 use poem::{
     EndpointExt, Response, Route, Server, get, handler,
@@ -26,13 +29,6 @@ use sea_orm::{ConnectionTrait, Database, DbBackend};
 use serde_json::{Value, json};
 use vellum::app::Application;
 use vellum::config::Settings;
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Clone)]
 struct Body(bytes::Bytes);
@@ -76,16 +72,6 @@ fn cpu_seconds() -> f64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
-}
-
-fn status_kb(key: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Runs wrk against `url` (with a Lua script when given) and measures the server.
@@ -206,16 +192,7 @@ async fn run() {
         let _ = app.run_until(std::future::pending()).await;
     });
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-passphrase"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let token = support::admin_token(&client, &base).await;
     let admin = |method: reqwest::Method, path: &str, body: Option<Value>| {
         let mut r = client
             .request(method, format!("{base}{path}"))
