@@ -100,12 +100,12 @@ pub enum PublishedKey<'a> {
 
 /// A published entry by id or slug (delivery: the draft is never read).
 pub async fn get_published(
-    c: &impl ConnectionTrait,
+    store: &super::Store,
     type_id: &str,
     key: PublishedKey<'_>,
     locale: Option<&str>,
 ) -> Result<Option<EntryRow>, DbErr> {
-    let backend = c.get_database_backend();
+    let backend = store.backend();
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e WHERE e.type_id = ",
@@ -120,13 +120,13 @@ pub async fn get_published(
         q.push(" AND e.locale = ").bind(locale);
     }
     q.push(" AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1");
-    q.fetch_one(c).await?.as_ref().map(from_row).transpose()
+    store.fetch_hot(q).await?.first().map(from_row).transpose()
 }
 
 /// The entries of these documents in these locales, in one statement: published ones
 /// (without drafts) when `published_only`, every one with its draft otherwise.
 pub async fn of_documents(
-    c: &impl ConnectionTrait,
+    c: &impl super::Reads,
     type_id: &str,
     documents: &[&str],
     locales: Option<&[String]>,
@@ -135,7 +135,7 @@ pub async fn of_documents(
     if documents.is_empty() || locales.is_some_and(<[String]>::is_empty) {
         return Ok(Vec::new());
     }
-    let backend = c.get_database_backend();
+    let backend = c.backend();
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e WHERE e.type_id = ",
@@ -152,14 +152,14 @@ pub async fn of_documents(
         q.push(" AND e.published_version IS NOT NULL");
     }
     q.push(" ORDER BY e.id");
-    q.fetch_all(c).await?.iter().map(from_row).collect()
+    c.fetch(q).await?.iter().map(from_row).collect()
 }
 
 /// Entries of a type by id, in one statement: the published ones for delivery
 /// (`published_only`, without the draft), all of them with their drafts otherwise. Ids
 /// that match nothing are simply absent from the answer.
 pub async fn get_many(
-    c: &impl ConnectionTrait,
+    c: &impl super::Reads,
     type_id: &str,
     ids: &[&str],
     published_only: bool,
@@ -167,7 +167,7 @@ pub async fn get_many(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = c.get_database_backend();
+    let backend = c.backend();
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e WHERE e.type_id = ",
@@ -179,7 +179,7 @@ pub async fn get_many(
     if published_only {
         q.push(" AND e.published_version IS NOT NULL");
     }
-    q.fetch_all(c).await?.iter().map(from_row).collect()
+    c.fetch(q).await?.iter().map(from_row).collect()
 }
 
 /// Published entries in (type, id) order after `after`, for the sync API: of the types in

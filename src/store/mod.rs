@@ -19,6 +19,7 @@ pub mod comments;
 pub mod content_types;
 pub mod entries;
 pub mod events;
+mod hot;
 pub mod indexes;
 pub mod locales;
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub mod totp;
 pub mod trash;
 pub mod workflow;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -68,6 +70,8 @@ pub struct Store {
     /// progress handler), so no query an anonymous caller can send runs for long.
     scans: DatabaseConnection,
     scan_timeout: Duration,
+    /// Connections for the delivery path's reads, outside sqlx's pool (see `hot`).
+    hot: Arc<hot::HotReads>,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
     writes: Arc<AtomicU64>,
@@ -144,16 +148,24 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10));
         let backend = if url.starts_with("sqlite:") {
-            opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .with_regexp()
-            });
+            // A connection to a local file cannot go stale: no ping on checkout (sqlx
+            // pings by default, a round trip to the connection's worker thread before
+            // every statement).
+            opts.max_connections(8)
+                .test_before_acquire(false)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                        .with_regexp()
+                });
             DbBackend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // Pinged on every checkout (sqlx's default): a write cannot be retried
+            // blindly if its connection turns out lost. The delivery path's reads
+            // skip this pool (`hot`).
             opts.max_connections(16);
             DbBackend::Postgres
         } else {
@@ -163,9 +175,16 @@ impl Store {
             .await
             .context("could not connect to the database")?;
         let scans = Self::connect_scans(url, backend, limits).await?;
+        // Two read connections per core: more only adds statements competing for the
+        // same cores (on PostgreSQL, server processes the kernel time-slices: sixteen
+        // on two cores made the slowest page of a list 3x slower), and the waiting
+        // is fairer in the pool's queue.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hot = Arc::new(hot::HotReads::like(&db, (2 * cores).clamp(4, 16)));
         Ok(Store {
             db,
             scans,
+            hot,
             scan_timeout: limits.statement_timeout,
             backend,
             write_gate: Arc::new(Mutex::new(())),
@@ -187,7 +206,7 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10));
         if backend == DbBackend::Sqlite {
-            opts.map_sqlx_sqlite_opts(|o| {
+            opts.test_before_acquire(false).map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
                     .with_regexp()
@@ -199,6 +218,14 @@ impl Store {
         Database::connect(opts)
             .await
             .context("could not connect to the database for bounded reads")
+    }
+
+    /// Runs a read of the delivery path (an entry, a page of a list, a count that an
+    /// index bounds) on the store's own read connections (`hot`), which skip the pool's
+    /// ping on every return.
+    pub async fn fetch_hot(&self, q: Sql) -> Result<Vec<QueryResult>, DbErr> {
+        count_statement();
+        self.hot.fetch_all(&q.text, q.values).await
     }
 
     /// Runs a read on the pool for lists that may scan, stopped once it has run for
@@ -324,6 +351,7 @@ impl Store {
     }
 
     pub async fn close(self) {
+        self.hot.close().await;
         let _ = self.scans.close().await;
         let _ = self.db.close().await;
     }
@@ -337,6 +365,33 @@ tokio::task_local! {
 
 fn count_statement() {
     let _ = STATEMENTS.try_with(|n| n.set(n.get().saturating_add(1)));
+}
+
+/// Where a read statement runs: a connection or transaction, or the store itself, whose
+/// reads go to its own read connections ([`Store::fetch_hot`]).
+pub trait Reads: Sync {
+    fn backend(&self) -> DbBackend;
+    fn fetch(&self, q: Sql) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send;
+}
+
+impl<C: ConnectionTrait + Sync> Reads for C {
+    fn backend(&self) -> DbBackend {
+        self.get_database_backend()
+    }
+
+    fn fetch(&self, q: Sql) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send {
+        q.fetch_all(self)
+    }
+}
+
+impl Reads for Store {
+    fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    fn fetch(&self, q: Sql) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send {
+        self.fetch_hot(q)
+    }
 }
 
 /// Raw SQL with placeholders for the backend (`?` on SQLite, `$n` on PostgreSQL).

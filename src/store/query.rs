@@ -375,7 +375,7 @@ pub async fn list_page_in(
     bounded: bool,
 ) -> Result<Vec<EntryRow>, DbErr> {
     if !bounded {
-        return list_page(store.db(), spec).await;
+        return page_with(store.backend(), spec, |sql| store.fetch_hot(sql)).await;
     }
     page_with(store.backend(), spec, |sql| store.fetch_bounded(sql)).await
 }
@@ -393,7 +393,7 @@ pub async fn count_in(
     let rows = if bounded {
         store.fetch_bounded(q).await?
     } else {
-        q.fetch_all(store.db()).await?
+        store.fetch_hot(q).await?
     };
     count_of(&rows)
 }

@@ -17,6 +17,7 @@ mod delivery_slugs;
 mod edge;
 mod field_indexes;
 mod grants;
+mod hot_reads;
 mod live;
 mod locales;
 mod login_hardening;

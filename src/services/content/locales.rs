@@ -102,7 +102,7 @@ impl ContentService {
             )));
         };
         let siblings = entries::of_documents(
-            self.store.db(),
+            &self.store,
             &ty.api_id,
             &[first.document_id.as_str()],
             None,
@@ -345,8 +345,7 @@ impl ContentService {
         let docs: Vec<String> = docs.into_iter().map(str::to_string).collect();
         let doc_refs: Vec<&str> = docs.iter().map(String::as_str).collect();
         let others =
-            entries::of_documents(self.store.db(), &ty.api_id, &doc_refs, Some(&wanted), true)
-                .await?;
+            entries::of_documents(&self.store, &ty.api_id, &doc_refs, Some(&wanted), true).await?;
         for (row, chain) in &mut rows {
             let document = row.document_id.clone();
             let Some(Value::Object(data)) = row.published.as_mut() else {
@@ -382,7 +381,7 @@ impl ContentService {
             return Ok(Some(row));
         }
         let found = entries::of_documents(
-            self.store.db(),
+            &self.store,
             &ty.api_id,
             &[&row.document_id],
             Some(chain),

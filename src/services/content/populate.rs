@@ -96,7 +96,7 @@ impl ContentService {
         docs.dedup();
         let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
         let others =
-            entries::of_documents(self.store.db(), &ty.api_id, &refs, Some(chain), true).await?;
+            entries::of_documents(&self.store, &ty.api_id, &refs, Some(chain), true).await?;
         let grant = self.authz.grant_of(&principal.role, &ty.api_id, "read");
         for (row, view) in found.values_mut() {
             let best = super::locales::first_in_chain(&others, &row.document_id, chain);
@@ -234,13 +234,9 @@ impl ContentService {
             if let Ok(grant) = self.authz.check(principal, target, action) {
                 let ids: Vec<&str> = requested.iter().map(String::as_str).collect();
                 for chunk in ids.chunks(IDS_PER_STATEMENT) {
-                    let got = entries::get_many(
-                        self.store.db(),
-                        target,
-                        chunk,
-                        surface == Surface::Delivery,
-                    )
-                    .await?;
+                    let got =
+                        entries::get_many(&self.store, target, chunk, surface == Surface::Delivery)
+                            .await?;
                     for row in got {
                         let Some(fields) = grant.fields_for(owns(principal, &row)) else {
                             continue;

@@ -344,26 +344,27 @@ impl ContentService {
         let Some(key) = key else {
             return Ok(None);
         };
-        let db = self.store.db();
         let type_id = ty.api_id.as_str();
         let locales = self.types.locales();
         if !ty.options.localized {
-            return Ok(entries::get_published(db, type_id, key, None).await?);
+            return Ok(entries::get_published(&self.store, type_id, key, None).await?);
         }
         let chain = locales.chain(asked.unwrap_or(locales.default_code()));
         let row = match key {
-            entries::PublishedKey::Id(_) => entries::get_published(db, type_id, key, None).await?,
+            entries::PublishedKey::Id(_) => {
+                entries::get_published(&self.store, type_id, key, None).await?
+            }
             entries::PublishedKey::Slug(_) => {
                 let mut found = None;
                 for l in &chain {
-                    found = entries::get_published(db, type_id, key, Some(l)).await?;
+                    found = entries::get_published(&self.store, type_id, key, Some(l)).await?;
                     if found.is_some() {
                         break;
                     }
                 }
                 match found {
                     Some(r) => Some(r),
-                    None => entries::get_published(db, type_id, key, None).await?,
+                    None => entries::get_published(&self.store, type_id, key, None).await?,
                 }
             }
         };
