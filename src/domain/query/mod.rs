@@ -161,6 +161,16 @@ pub enum Filter {
     },
 }
 
+impl Filter {
+    /// Whether a condition anywhere in the tree is on `target`.
+    pub fn mentions(&self, target: &Target) -> bool {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(|p| p.mentions(target)),
+            Filter::Cond { target: t, .. } => t == target,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey {
     pub target: Target,

@@ -157,7 +157,7 @@ impl ContentService {
             Some(c) => Some((cursor_scalars(&sort, c)?, c.id.clone())),
             None => None,
         };
-        let spec = ListSpec {
+        let mut spec = ListSpec {
             type_id,
             surface,
             owner,
@@ -165,6 +165,7 @@ impl ContentService {
             sort: &sort,
             after,
             locales,
+            broad: false,
         };
         // A list no index narrows down waits for one of few scan places and runs on the
         // bounded pool; the others go straight to the store.
@@ -181,9 +182,9 @@ impl ContentService {
             }
         };
         let store = &self.store;
-        let mut items = list_page_in(store, &spec, scan).await.map_err(bounded)?;
         // Counted once, for the first page; later pages repeat it from the cursor, so
-        // walking a long list does not pay for a full count on every page.
+        // walking a long list does not pay for a full count on every page. Counted before
+        // the page is read: how many match decides how the page is read (`broad`).
         let (total, total_exact) = match q.cursor.as_ref().and_then(|c| c.t.map(|t| (t, c.x))) {
             Some((t, x)) => (t, x.unwrap_or(true)),
             None => {
@@ -195,6 +196,9 @@ impl ContentService {
                 }
             }
         };
+        // Only when every sort key has an index (no scan): the walk needs the lead's.
+        spec.broad = !scan && total >= crate::store::query::WALK_ABOVE;
+        let mut items = list_page_in(store, &spec, scan).await.map_err(bounded)?;
         let next_cursor = if items.len() as u64 > q.limit {
             items.truncate(q.limit as usize);
             items.last().map(|last| {
