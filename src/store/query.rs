@@ -536,13 +536,17 @@ pub(super) fn list_page_sql(
         let x = expr(backend, spec.surface, &lead.target);
         match group {
             Group::All => {}
-            Group::Values if backend == DbBackend::Sqlite => {
-                // `x IS NOT NULL` as a range the planner can seek with and walk in
+            Group::Values if walks_sort(backend, spec) => {
+                // `x IS NOT NULL` as a range the planner walks the sort's index with, in
                 // either direction (SQLite orders NULL < numbers < text < blobs, and
-                // `-9e999` is minus infinity): with `IS NOT NULL` it would rather read
-                // the whole type and sort it than walk the index from an end.
+                // `-9e999` is minus infinity). Given `IS NOT NULL`, or a range inside
+                // `unlikely()`/`likelihood()`, it reads the whole type and sorts it
+                // instead (seen on a key with five distinct values).
+                q.push(&format!(" AND {x} >= -9e999"));
+            }
+            Group::Values if backend == DbBackend::Sqlite => {
                 let (open, close) = seek_hint(backend);
-                q.push(&format!(" AND {open}{x} >= -9e999{close}"));
+                q.push(&format!(" AND {open}{x} IS NOT NULL{close}"));
             }
             Group::Values => {
                 q.push(&format!(" AND {x} IS NOT NULL"));
