@@ -120,7 +120,7 @@ pub async fn get_published(
         q.push(" AND e.locale = ").bind(locale);
     }
     q.push(" AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1");
-    store.fetch_hot(q).await?.first().map(from_row).transpose()
+    store.fetch_entry(q).await
 }
 
 /// The entries of these documents in these locales, in one statement: published ones

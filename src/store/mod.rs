@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod comments;
 pub mod content_types;
+mod direct;
 pub mod entries;
 pub mod events;
 mod hot;
@@ -72,6 +73,8 @@ pub struct Store {
     scan_timeout: Duration,
     /// Connections for the delivery path's reads, outside sqlx's pool (see `hot`).
     hot: Arc<hot::HotReads>,
+    /// SQLite: point reads on the calling thread (see `direct`).
+    direct: Option<Arc<direct::DirectReads>>,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
     writes: Arc<AtomicU64>,
@@ -181,10 +184,21 @@ impl Store {
         // is fairer in the pool's queue.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hot = Arc::new(hot::HotReads::like(&db, (2 * cores).clamp(4, 16)));
+        let direct = match backend {
+            DbBackend::Sqlite => direct::DirectReads::open(
+                db.get_sqlite_connection_pool()
+                    .connect_options()
+                    .get_filename()
+                    .to_path_buf(),
+            )
+            .map(Arc::new),
+            _ => None,
+        };
         Ok(Store {
             db,
             scans,
             hot,
+            direct,
             scan_timeout: limits.statement_timeout,
             backend,
             write_gate: Arc::new(Mutex::new(())),
@@ -226,6 +240,39 @@ impl Store {
     pub async fn fetch_hot(&self, q: Sql) -> Result<Vec<QueryResult>, DbErr> {
         count_statement();
         self.hot.fetch_all(&q.text, q.values).await
+    }
+
+    /// The one entry a point read by key selects (`SELECT entries::cols(…, false) …`):
+    /// on SQLite on the calling thread (`direct`), elsewhere as [`Store::fetch_hot`].
+    pub async fn fetch_entry(&self, q: Sql) -> Result<Option<entries::EntryRow>, DbErr> {
+        if let Some(direct) = &self.direct {
+            let strings: Option<Vec<String>> = q
+                .values
+                .iter()
+                .map(|v| match v {
+                    Value::String(Some(s)) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(values) = strings {
+                match direct.entry(&q.text, &values) {
+                    Ok(found) => {
+                        count_statement();
+                        return Ok(found);
+                    }
+                    // Busy (a writer recovering the WAL index) or any other failure: the
+                    // same statement on sqlx, which waits without holding this thread.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "direct read failed; reading through sqlx")
+                    }
+                }
+            }
+        }
+        self.fetch_hot(q)
+            .await?
+            .first()
+            .map(entries::from_row)
+            .transpose()
     }
 
     /// Runs a read on the pool for lists that may scan, stopped once it has run for
