@@ -60,6 +60,10 @@ impl DirectReads {
         // WAL index after a crash: give up soon (the caller then reads through sqlx,
         // which waits without holding this thread).
         conn.busy_timeout(Duration::from_millis(20)).map_err(err)?;
+        // Point reads touch a handful of pages and the operating system caches the file:
+        // a small page cache per connection (SQLite's default is 2 MiB) keeps these
+        // connections from adding to the server's memory what sqlx's already hold.
+        conn.pragma_update(None, "cache_size", -512).map_err(err)?;
         Ok(conn)
     }
 
