@@ -105,7 +105,17 @@ pub async fn get_published(
     key: PublishedKey<'_>,
     locale: Option<&str>,
 ) -> Result<Option<EntryRow>, DbErr> {
-    let backend = store.backend();
+    store
+        .fetch_entry(published_sql(store.backend(), type_id, key, locale))
+        .await
+}
+
+pub(super) fn published_sql(
+    backend: DbBackend,
+    type_id: &str,
+    key: PublishedKey<'_>,
+    locale: Option<&str>,
+) -> Sql {
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e WHERE e.type_id = ",
@@ -119,8 +129,16 @@ pub async fn get_published(
     if let Some(locale) = locale {
         q.push(" AND e.locale = ").bind(locale);
     }
-    q.push(" AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1");
-    store.fetch_entry(q).await
+    // The earliest entry when several locales match (a slug without a locale). On
+    // SQLite `+` keeps the order off the `(type_id, created_at)` index: given that index
+    // for `LIMIT 1`, it walked the type in creation order looking for the slug (O(type))
+    // instead of seeking the slug's index and ordering the few rows found.
+    q.push(if backend == DbBackend::Postgres {
+        " AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1"
+    } else {
+        " AND e.published_version IS NOT NULL ORDER BY +e.created_at LIMIT 1"
+    });
+    q
 }
 
 /// The entries of these documents in these locales, in one statement: published ones

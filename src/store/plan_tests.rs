@@ -36,16 +36,16 @@ async fn seed(store: &Store) {
     let fill = match store.backend() {
         DbBackend::Sqlite => format!(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last}) \
-             INSERT INTO entries (id, type_id, locale, status, stage, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
-             SELECT printf('%08d', i), 'movie', 'en', 'published', 'published', 1, 1, 1, \
+             INSERT INTO entries (id, type_id, locale, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+             SELECT printf('%08d', i), 'movie', 'en', 'published', 'published', 'movie-' || i, 'movie-' || i, 1, 1, 1, \
                     jsonb(CASE WHEN i % 10 = 0 THEN '{{}}' ELSE json_object('rating', (i * 7919) % 1000, 'stars', (i * 7919) % 5 + 1, 'genre', CASE i % 3 WHEN 0 THEN 'drama' WHEN 1 THEN 'comedy' ELSE 'horror' END) END), \
                     jsonb(CASE WHEN i % 10 = 0 THEN '{{}}' ELSE json_object('rating', (i * 7919) % 1000, 'stars', (i * 7919) % 5 + 1, 'genre', CASE i % 3 WHEN 0 THEN 'drama' WHEN 1 THEN 'comedy' ELSE 'horror' END) END), \
                     '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z' FROM n",
             last = ROWS - 1
         ),
         _ => format!(
-            "INSERT INTO entries (id, type_id, locale, status, stage, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
-             SELECT lpad(i::text, 8, '0'), 'movie', 'en', 'published', 'published', 1, 1, 1, d, d, now(), now(), now() \
+            "INSERT INTO entries (id, type_id, locale, status, stage, slug, published_slug, version, published_version, rev, draft, published, created_at, updated_at, published_at) \
+             SELECT lpad(i::text, 8, '0'), 'movie', 'en', 'published', 'published', 'movie-' || i, 'movie-' || i, 1, 1, 1, d, d, now(), now(), now() \
              FROM (SELECT i, CASE WHEN i % 10 = 0 THEN '{{}}'::jsonb ELSE jsonb_build_object('rating', (i::bigint * 7919) % 1000, 'stars', (i::bigint * 7919) % 5 + 1, 'genre', (ARRAY['drama', 'comedy', 'horror'])[i % 3 + 1]) END AS d \
                    FROM generate_series(0, {last}) AS i) s",
             last = ROWS - 1
@@ -245,6 +245,7 @@ async fn check_same_rows(store: &Store) {
 }
 
 async fn check(store: &Store) {
+    check_slug_read(store).await;
     check_first_page(store).await;
     check_same_rows(store).await;
     let sqlite = store.backend() == DbBackend::Sqlite;
@@ -326,4 +327,39 @@ async fn deep_pages_seek_into_the_index_on_postgres() {
     let _ = admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await;
+}
+
+/// Delivery by slug seeks the slug's index (SQLite walked the type in creation order for
+/// the `ORDER BY created_at LIMIT 1` and tested each row's slug).
+async fn check_slug_read(store: &Store) {
+    let backend = store.backend();
+    let sql = super::entries::published_sql(
+        backend,
+        "movie",
+        super::entries::PublishedKey::Slug("movie-50000"),
+        None,
+    );
+    let text = match backend {
+        DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", sql.text),
+        _ => format!("EXPLAIN {}", sql.text),
+    };
+    let rows = store
+        .db()
+        .query_all_raw(Statement::from_sql_and_values(backend, text, sql.values))
+        .await
+        .expect("explain");
+    let column = if backend == DbBackend::Sqlite {
+        "detail"
+    } else {
+        "QUERY PLAN"
+    };
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", column).expect("plan line"))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("published_slug"),
+        "the slug is not sought:\n{plan}"
+    );
 }
