@@ -133,7 +133,11 @@ async fn first_page_plan(store: &Store, field: &str, broad: bool) -> String {
 }
 
 async fn explain(store: &Store, spec: &ListSpec<'_>, group: Group, seek: Seek) -> String {
-    let sql = list_page_sql(store.backend(), spec, group, seek, 21);
+    explain_sql(store, list_page_sql(store.backend(), spec, group, seek, 21)).await
+}
+
+/// The plan of a statement, a line per step.
+async fn explain_sql(store: &Store, sql: super::Sql) -> String {
     let backend = store.backend();
     let explain = match backend {
         DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", sql.text),
@@ -339,25 +343,7 @@ async fn check_slug_read(store: &Store) {
         super::entries::PublishedKey::Slug("movie-50000"),
         None,
     );
-    let text = match backend {
-        DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", sql.text),
-        _ => format!("EXPLAIN {}", sql.text),
-    };
-    let rows = store
-        .db()
-        .query_all_raw(Statement::from_sql_and_values(backend, text, sql.values))
-        .await
-        .expect("explain");
-    let column = if backend == DbBackend::Sqlite {
-        "detail"
-    } else {
-        "QUERY PLAN"
-    };
-    let plan: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", column).expect("plan line"))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = explain_sql(store, sql).await;
     assert!(
         plan.contains("published_slug"),
         "the slug is not sought:\n{plan}"

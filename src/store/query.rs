@@ -530,13 +530,14 @@ pub(super) fn list_page_sql(
         "SELECT {} FROM entries e",
         cols(backend, spec.surface == Surface::Manage)
     ));
-    push_where(&mut q, spec, walks_sort(backend, spec));
+    let walk = walks_sort(backend, spec);
+    push_where(&mut q, spec, walk);
     let lead = spec.sort.first();
     if let Some(lead) = lead {
         let x = expr(backend, spec.surface, &lead.target);
         match group {
             Group::All => {}
-            Group::Values if walks_sort(backend, spec) => {
+            Group::Values if walk => {
                 // `x IS NOT NULL` as a range the planner walks the sort's index with, in
                 // either direction (SQLite orders NULL < numbers < text < blobs, and
                 // `-9e999` is minus infinity). Given `IS NOT NULL`, or a range inside
