@@ -64,6 +64,18 @@ impl DirectReads {
         // a small page cache per connection (SQLite's default is 2 MiB) keeps these
         // connections from adding to the server's memory what sqlx's already hold.
         conn.pragma_update(None, "cache_size", -512).map_err(err)?;
+        // The query planner stability guarantee: plan from the statement, not from the
+        // values bound to it. Without it, once `ANALYZE`/`PRAGMA optimize` has written
+        // STAT4 samples, SQLite marks a statement whose plan the bound value of an
+        // indexed term could change (the slug: its index is not unique without the
+        // locale) and re-prepares it on every new binding: a parse and a plan per read,
+        // which made a read by slug cost twice a read by id. A point read's plan is the
+        // key's index whatever the key.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(err)?;
         Ok(conn)
     }
 
@@ -84,6 +96,16 @@ impl DirectReads {
             idle.push(conn);
         }
         Ok(found)
+    }
+
+    /// How many times the cached statement `sql` was prepared again since it was first
+    /// prepared, on an idle connection (tests: a point read must not re-plan per key).
+    #[cfg(test)]
+    pub(super) fn reprepares(&self, sql: &str) -> Option<usize> {
+        let idle = self.idle.lock().ok()?;
+        let conn = idle.last()?;
+        let stmt = conn.prepare_cached(sql).ok()?;
+        Some(stmt.get_status(rusqlite::StatementStatus::RePrepare) as usize)
     }
 }
 

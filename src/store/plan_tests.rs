@@ -302,6 +302,7 @@ async fn deep_pages_seek_into_the_index_on_sqlite() {
     let store = Store::connect(&url).await.expect("connect");
     seed(&store).await;
     check(&store).await;
+    check_slug_planned_once(&store).await;
 }
 
 #[tokio::test]
@@ -347,5 +348,42 @@ async fn check_slug_read(store: &Store) {
     assert!(
         plan.contains("published_slug"),
         "the slug is not sought:\n{plan}"
+    );
+}
+
+/// A read by slug on SQLite's direct connections is planned once, not per slug: with
+/// STAT4 samples (`ANALYZE`, `PRAGMA optimize`) SQLite re-prepares a statement on every
+/// new binding of a term its statistics could weigh, unless the connection keeps the
+/// query planner stability guarantee.
+async fn check_slug_planned_once(store: &Store) {
+    let direct = store
+        .direct
+        .clone()
+        .expect("direct reads on a file database");
+    let mut text = String::new();
+    for i in (0..ROWS).step_by(ROWS / 50) {
+        let slug = format!("movie-{i}");
+        let sql = super::entries::published_sql(
+            DbBackend::Sqlite,
+            "movie",
+            super::entries::PublishedKey::Slug(&slug),
+            None,
+        );
+        let values: Vec<String> = sql
+            .values
+            .iter()
+            .map(|v| match v {
+                sea_orm::Value::String(Some(s)) => s.to_string(),
+                other => panic!("a string value: {other:?}"),
+            })
+            .collect();
+        let found = direct.entry(&sql.text, &values).expect("read");
+        assert_eq!(found.map(|r| r.published_slug), Some(Some(slug)));
+        text = sql.text;
+    }
+    assert_eq!(
+        direct.reprepares(&text),
+        Some(0),
+        "the slug read was planned again per slug"
     );
 }
