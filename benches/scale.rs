@@ -166,7 +166,10 @@ fn distinct(
     n: u64,
     start: u64,
 ) -> std::path::PathBuf {
-    assert!(n % 7919 != 0, "7919 must not divide the number of entries");
+    assert!(
+        !n.is_multiple_of(7919),
+        "7919 must not divide the number of entries"
+    );
     let lua = dir.join(format!("{name}.lua"));
     std::fs::write(
         &lua,
