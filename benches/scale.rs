@@ -189,6 +189,33 @@ fn distinct(
     lua
 }
 
+/// The paths of up to `pages` pages of `first`, each reached by the previous page's
+/// `next_cursor`, from the first page on; stops where a page has none.
+async fn follow_cursors(
+    client: reqwest::Client,
+    base: String,
+    first: String,
+    pages: usize,
+) -> Vec<String> {
+    let mut paths = vec![first.clone()];
+    while paths.len() < pages {
+        let last = paths.last().expect("the first page");
+        let v: Value = client
+            .get(format!("{base}{last}"))
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
+        let Some(c) = v["next_cursor"].as_str() else {
+            break;
+        };
+        paths.push(format!("{first}&cursor={c}"));
+    }
+    paths
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -372,65 +399,26 @@ async fn run() {
     // each page's cursor: about 10,000 distinct pages, so that a page is seldom asked
     // twice within a run (the cache holds some 750 of them) and the scenario measures
     // reads walked by cursor, not the delivery cache.
-    let walk = |list: String| {
-        let client = client.clone();
-        let base = base.clone();
-        async move {
-            let mut pages = Vec::new();
-            let mut cursor: Option<String> = None;
-            for page in 0..1700 {
-                let path = match &cursor {
-                    Some(c) => format!("{list}&cursor={c}"),
-                    None => list.clone(),
-                };
-                if page > 0 {
-                    pages.push(path.clone());
-                }
-                let v: Value = client
-                    .get(format!("{base}{path}"))
-                    .send()
-                    .await
-                    .expect("page")
-                    .json()
-                    .await
-                    .expect("json");
-                match v["next_cursor"].as_str() {
-                    Some(c) => cursor = Some(c.to_string()),
-                    None => break,
-                }
-            }
-            pages
-        }
-    };
+    let walk = |list: String| follow_cursors(client.clone(), base.clone(), list, 1700);
     let lists = ["news", "guide", "review"].into_iter().flat_map(|c| {
         ["-rating", "rating"].map(|sort| {
             format!("/api/v1/content/article?filter%5Bcategory%5D%5Beq%5D={c}&sort={sort}&limit=20")
         })
     });
+    // Pages 2 onwards of each list (the first pages have scenarios of their own).
     let deep: Vec<String> = futures_util::future::join_all(lists.map(walk))
         .await
         .into_iter()
-        .flatten()
+        .flat_map(|pages| pages.into_iter().skip(1))
         .collect();
     println!("{} deep pages walked", deep.len());
-    let mut sync_pages = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..200 {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/sync?type=article&limit=100&cursor={c}"),
-            None => "/api/v1/sync?type=article&limit=100".to_string(),
-        };
-        sync_pages.push(path.clone());
-        let v: Value = client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .expect("sync")
-            .json()
-            .await
-            .expect("json");
-        cursor = v["next_cursor"].as_str().map(str::to_string);
-    }
+    let sync_pages = follow_cursors(
+        client.clone(),
+        base.clone(),
+        "/api/v1/sync?type=article&limit=100".to_string(),
+        200,
+    )
+    .await;
     let populate: Vec<String> = deep
         .iter()
         .map(|p| format!("{p}&populate=author"))
