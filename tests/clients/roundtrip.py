@@ -24,7 +24,7 @@ import httpx
 from vellum_client import AuthenticatedClient, Client
 from vellum_client.api.auth import login as login_op
 from vellum_client.models import AuthTokens, ErrorBody, LoginRequest
-from vellum_client.types import Unset
+from vellum_client.types import UNSET, Unset
 
 
 class Mismatch(Exception):
@@ -417,7 +417,88 @@ def run() -> None:
     bare = res_m.parsed.fields
     check(bare.category is None and bare.author is None and bare.links is None,
           f"unset values read back as None: {bare.to_dict()}")
+    sync_and_locales(client, post_id)
     print(f"run: ok ({len(SEEN)} responses)")
+
+
+def sync_and_locales(client: AuthenticatedClient, post_id: str) -> None:
+    """The offline sync and the locales through the generated client: every page parses
+    into `SyncPage`, the initial sync holds every published entry, an unpublish comes
+    back as a tombstone, and a new locale lists with its fallback chain."""
+    from vellum_client.api.administration import create_locale, list_locales
+    from vellum_client.api.delivery import sync as sync_op
+    from vellum_client.api.entries import publish_entry, unpublish_entry
+    from vellum_client.api.post import list_post
+    from vellum_client.models import Locale, LocaleCreate, LocaleList, PostList, SyncOpKind, SyncPage
+
+    def walk(cursor: str | None) -> tuple[list[Any], str]:
+        items: list[Any] = []
+        for _ in range(50):
+            op("sync")
+            res = sync_op.sync_detailed(
+                client=client, limit=2, cursor=cursor if cursor is not None else UNSET
+            )
+            check(res.status_code == 200 and isinstance(res.parsed, SyncPage),
+                  f"sync: status {res.status_code}: {res.content!r}")
+            assert isinstance(res.parsed, SyncPage)
+            check(len(res.parsed.items) <= 2, f"sync: {len(res.parsed.items)} items, limit 2")
+            items.extend(res.parsed.items)
+            cursor = res.parsed.next_cursor
+            if not res.parsed.has_more:
+                return items, cursor
+        raise Mismatch("sync: more than 50 pages of 2")
+
+    op("listPost")
+    res_l = list_post.sync_detailed(client=client, limit=100)
+    check(res_l.status_code == 200 and isinstance(res_l.parsed, PostList),
+          f"listPost: status {res_l.status_code}: {res_l.content!r}")
+    assert isinstance(res_l.parsed, PostList)
+    published = {str(p.id) for p in res_l.parsed.items}
+    check(post_id in published, f"listPost: {post_id} not among {published}")
+
+    initial, cursor = walk(None)
+    check(all(i.op == SyncOpKind.UPSERT and i.entry is not None for i in initial),
+          f"initial sync: not all upserts: {[i.to_dict() for i in initial]}")
+    synced = {str(i.entry.id) for i in initial if i.entry is not None and i.entry.type_ == "post"}
+    check(synced == published, f"initial sync: posts {synced}, delivery lists {published}")
+
+    op("unpublishEntry")
+    res_u = unpublish_entry.sync_detailed("post", post_id, client=client)
+    check(res_u.status_code == 200, f"unpublishEntry: status {res_u.status_code}: {res_u.content!r}")
+    delta, cursor = walk(cursor)
+    gone = [i for i in delta if i.op == SyncOpKind.DELETE and i.id == post_id and i.type_ == "post"]
+    check(len(gone) == 1, f"delta after unpublish: {[i.to_dict() for i in delta]}")
+    op("publishEntry")
+    res_p = publish_entry.sync_detailed("post", post_id, client=client)
+    check(res_p.status_code == 200, f"publishEntry: status {res_p.status_code}: {res_p.content!r}")
+    delta, _ = walk(cursor)
+    back = [i for i in delta if i.op == SyncOpKind.UPSERT and i.entry is not None
+            and str(i.entry.id) == post_id]
+    check(len(back) == 1, f"delta after publish: {[i.to_dict() for i in delta]}")
+
+    op("sync")
+    res_x = sync_op.sync_detailed(client=client, cursor="not-a-cursor")
+    check(res_x.status_code == 400 and isinstance(res_x.parsed, ErrorBody),
+          f"sync with a malformed cursor: status {res_x.status_code}: {res_x.content!r}")
+
+    op("listLocales")
+    res_ll = list_locales.sync_detailed(client=client)
+    check(res_ll.status_code == 200 and isinstance(res_ll.parsed, LocaleList),
+          f"listLocales: status {res_ll.status_code}: {res_ll.content!r}")
+    assert isinstance(res_ll.parsed, LocaleList)
+    default = [l.code for l in res_ll.parsed.items if l.default]
+    check(len(default) == 1, f"listLocales: default locales {default}")
+    op("createLocale")
+    res_c = create_locale.sync_detailed(client=client, body=LocaleCreate(code="de-CH", name="Swiss German"))
+    check(res_c.status_code == 201 and isinstance(res_c.parsed, Locale),
+          f"createLocale: status {res_c.status_code}: {res_c.content!r}")
+    assert isinstance(res_c.parsed, Locale)
+    check(res_c.parsed.chain == ["de-CH", default[0]] and res_c.parsed.fallback == default[0],
+          f"createLocale: chain {res_c.parsed.chain}, fallback {res_c.parsed.fallback!r}")
+    op("createLocale")
+    res_d = create_locale.sync_detailed(client=client, body=LocaleCreate(code="de-CH"))
+    check(res_d.status_code == 409 and isinstance(res_d.parsed, ErrorBody),
+          f"createLocale twice: status {res_d.status_code}: {res_d.content!r}")
 
 
 def main(argv: list[str]) -> int:
