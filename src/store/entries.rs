@@ -105,9 +105,36 @@ pub async fn get_published(
     key: PublishedKey<'_>,
     locale: Option<&str>,
 ) -> Result<Option<EntryRow>, DbErr> {
-    store
-        .fetch_entry(published_sql(store.backend(), type_id, key, locale))
-        .await
+    store.published_by_key(type_id, key, locale).await
+}
+
+/// The published entries of a type (in `locale`) with these ids, or these slugs
+/// (`by_slug`), in one statement: every row [`published_sql`] would choose from for each
+/// key (for a slug without a locale, one per locale; the caller takes the earliest).
+pub(super) fn published_by_keys_sql(
+    backend: DbBackend,
+    type_id: &str,
+    by_slug: bool,
+    keys: &[&str],
+    locale: Option<&str>,
+) -> Sql {
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, false)
+    ))
+    .bind(type_id)
+    .push(if by_slug {
+        " AND e.published_slug IN "
+    } else {
+        " AND e.id IN "
+    })
+    .bind_in(keys.iter().copied());
+    if let Some(locale) = locale {
+        q.push(" AND e.locale = ").bind(locale);
+    }
+    q.push(" AND e.published_version IS NOT NULL");
+    q
 }
 
 pub(super) fn published_sql(

@@ -18,7 +18,7 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sea_orm::sqlx::{self, ConnectOptions, Connection};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Value};
 use sea_query_sqlx::SqlxValues;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long a connection may sit idle before it is pinged on its next use.
 const STALE_AFTER: Duration = Duration::from_secs(30);
@@ -131,11 +131,35 @@ impl HotReads {
         text: &str,
         values: Vec<Value>,
     ) -> Result<Vec<QueryResult>, DbErr> {
-        let _slot = self
-            .open
+        let slot = self.slot().await?;
+        self.fetch_all_in(&slot, text, values).await
+    }
+
+    /// The right to use one connection: waits while every connection is in use.
+    pub(super) async fn slot(&self) -> Result<SemaphorePermit<'_>, DbErr> {
+        self.open
             .acquire()
             .await
-            .map_err(|_| DbErr::Custom("the read connections are closed".into()))?;
+            .map_err(|_| DbErr::Custom("the read connections are closed".into()))
+    }
+
+    /// Every slot, so the next statement waits (tests: reads queue as under load).
+    #[cfg(test)]
+    pub(super) async fn all_slots(&self) -> Result<SemaphorePermit<'_>, DbErr> {
+        let n = u32::try_from(self.open.available_permits()).unwrap_or(u32::MAX);
+        self.open
+            .acquire_many(n)
+            .await
+            .map_err(|_| DbErr::Custom("the read connections are closed".into()))
+    }
+
+    /// [`HotReads::fetch_all`] with a slot already held.
+    pub(super) async fn fetch_all_in(
+        &self,
+        _slot: &SemaphorePermit<'_>,
+        text: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, DbErr> {
         let conn = self.checkout().await?;
         match self.run(conn, text, values.clone()).await {
             Err(e) if connection_lost(&e) => {

@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod auth;
+mod coalesce;
 pub mod comments;
 pub mod content_types;
 mod direct;
@@ -75,6 +76,9 @@ pub struct Store {
     hot: Arc<hot::HotReads>,
     /// SQLite: point reads on the calling thread (see `direct`).
     direct: Option<Arc<direct::DirectReads>>,
+    /// PostgreSQL: point reads by id waiting for a connection share a statement (see
+    /// `coalesce`).
+    coalesce: Arc<coalesce::Coalesce>,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
     writes: Arc<AtomicU64>,
@@ -199,6 +203,7 @@ impl Store {
             scans,
             hot,
             direct,
+            coalesce: Arc::default(),
             scan_timeout: limits.statement_timeout,
             backend,
             write_gate: Arc::new(Mutex::new(())),
@@ -240,6 +245,57 @@ impl Store {
     pub async fn fetch_hot(&self, q: Sql) -> Result<Vec<QueryResult>, DbErr> {
         count_statement();
         self.hot.fetch_all(&q.text, q.values).await
+    }
+
+    /// The published entry `key` names in `type_id` (in `locale`), as
+    /// `entries::published_sql` selects it: on PostgreSQL in one statement with the
+    /// other reads of that type by the same kind of key waiting for a connection
+    /// (`coalesce`), elsewhere as [`Store::fetch_entry`].
+    pub async fn published_by_key(
+        &self,
+        type_id: &str,
+        key: entries::PublishedKey<'_>,
+        locale: Option<&str>,
+    ) -> Result<Option<entries::EntryRow>, DbErr> {
+        let single =
+            || self.fetch_entry(entries::published_sql(self.backend, type_id, key, locale));
+        if self.backend != DbBackend::Postgres {
+            return single().await;
+        }
+        let (value, by_slug) = match key {
+            entries::PublishedKey::Id(id) => (id, false),
+            entries::PublishedKey::Slug(slug) => (slug, true),
+        };
+        let lead = match self.coalesce.join(type_id, locale, by_slug, value) {
+            coalesce::Joined::Follower(rx) => match rx.await {
+                Ok(row) => return Ok(row),
+                // The leader went away or its statement failed: read alone.
+                Err(_) => return single().await,
+            },
+            coalesce::Joined::Leader(lead) => lead,
+            coalesce::Joined::Alone => return single().await,
+        };
+        let slot = self.hot.slot().await?;
+        let followers = lead.take();
+        let mut values: Vec<&str> = Vec::with_capacity(followers.len() + 1);
+        values.push(value);
+        values.extend(followers.iter().map(|(f, _)| f.as_str()));
+        // Padded to a power of two (repeating a key changes no answer), so a connection
+        // prepares seven statement texts at most, not one per batch size.
+        values.resize(values.len().next_power_of_two(), value);
+        let q = entries::published_by_keys_sql(self.backend, type_id, by_slug, &values, locale);
+        count_statement();
+        let rows: Vec<entries::EntryRow> = self
+            .hot
+            .fetch_all_in(&slot, &q.text, q.values)
+            .await?
+            .iter()
+            .map(entries::from_row)
+            .collect::<Result<_, _>>()?;
+        drop(slot);
+        let own = coalesce::pick(&rows, by_slug, value).cloned();
+        coalesce::answer(&rows, by_slug, followers);
+        Ok(own)
     }
 
     /// The one entry a point read by key selects (`SELECT entries::cols(…, false) …`):

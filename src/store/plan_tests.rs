@@ -328,6 +328,8 @@ async fn deep_pages_seek_into_the_index_on_postgres() {
         .expect("connect");
     seed(&store).await;
     check(&store).await;
+    check_point_reads_coalesce(&store).await;
+    check_abandoned_batch(&store).await;
     store.close().await;
     let _ = admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -376,5 +378,126 @@ async fn check_slug_planned_once(store: &Store) {
         direct.reprepares(&text),
         Some(0),
         "the slug read was planned again per slug"
+    );
+}
+
+/// The published movie `key` names (an id, or a slug: `movie-…`), by id or slug,
+/// counting the statements it ran; the answer is the entry's id.
+async fn read_counted(store: &Store, key: &str) -> (Option<String>, u32) {
+    super::STATEMENTS
+        .scope(std::cell::Cell::new(0), async {
+            let key = if key.starts_with("movie-") {
+                super::entries::PublishedKey::Slug(key)
+            } else {
+                super::entries::PublishedKey::Id(key)
+            };
+            let row = super::entries::get_published(store, "movie", key, None)
+                .await
+                .expect("read");
+            (
+                row.map(|r| r.id),
+                super::STATEMENTS.with(std::cell::Cell::get),
+            )
+        })
+        .await
+}
+
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Point reads by id or slug that queue for a connection (every one is busy, as under
+/// load) share statements (PostgreSQL), and each still gets exactly its own entry or
+/// its absence.
+async fn check_point_reads_coalesce(store: &Store) {
+    // Ids and slugs mixed, some of each naming nothing.
+    let ids: Vec<String> = (0..300)
+        .map(|i| match (i % 50, i % 2) {
+            (7, _) => format!("missing-{i}"),
+            (8, _) => format!("movie-x{i}"),
+            (_, 0) => format!("{:08}", (i * 499) % ROWS),
+            _ => format!("movie-{}", (i * 499) % ROWS),
+        })
+        .collect();
+    let busy = store.hot.all_slots().await.expect("slots");
+    // One task per read, as requests are.
+    let reads: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { read_counted(&store, &id).await })
+        })
+        .collect();
+    until("the reads to queue", || {
+        let (batches, followers) = store.coalesce.waiting();
+        batches + followers == ids.len()
+    })
+    .await;
+    drop(busy);
+    let mut results = Vec::new();
+    for r in reads {
+        results.push(r.await.expect("read task"));
+    }
+    for (id, (found, _)) in ids.iter().zip(&results) {
+        let want = match id.strip_prefix("movie-") {
+            _ if id.starts_with("missing") || id.starts_with("movie-x") => None,
+            Some(n) => Some(format!("{:08}", n.parse::<usize>().expect("number"))),
+            None => Some(id.clone()),
+        };
+        assert_eq!(found, &want, "the read of {id}");
+    }
+    let statements: u32 = results.iter().map(|(_, n)| n).sum();
+    assert!(
+        (statements as usize) < ids.len() / 4,
+        "{statements} statements for {} concurrent reads: they were not coalesced",
+        ids.len()
+    );
+    assert_eq!(store.coalesce.waiting(), (0, 0));
+}
+
+/// A batch whose leader goes away while it waits for a connection strands no follower:
+/// each reads on its own.
+async fn check_abandoned_batch(store: &Store) {
+    let busy = store.hot.all_slots().await.expect("slots");
+    let spawn = |id: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move { read_counted(&store, id).await.0 })
+    };
+    let leader = spawn("00000001");
+    until("the leader to wait", || store.coalesce.waiting() == (1, 0)).await;
+    let followers = [spawn("00000002"), spawn("missing"), spawn("00000003")];
+    until("the followers to join", || {
+        store.coalesce.waiting() == (1, 3)
+    })
+    .await;
+    leader.abort();
+    assert!(leader.await.is_err_and(|e| e.is_cancelled()));
+    assert_eq!(
+        store.coalesce.waiting(),
+        (0, 0),
+        "the batch left with its leader"
+    );
+    drop(busy);
+    let mut answers = Vec::new();
+    for f in followers {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), f)
+            .await
+            .expect("a follower was stranded")
+            .expect("follower task");
+        answers.push(got);
+    }
+    assert_eq!(
+        answers,
+        [
+            Some("00000002".to_string()),
+            None,
+            Some("00000003".to_string())
+        ]
     );
 }
