@@ -98,6 +98,16 @@ pub enum PublishedKey<'a> {
     Slug(&'a str),
 }
 
+impl<'a> PublishedKey<'a> {
+    /// The key's value, and whether it is a slug (else an id).
+    pub fn parts(self) -> (&'a str, bool) {
+        match self {
+            PublishedKey::Id(id) => (id, false),
+            PublishedKey::Slug(slug) => (slug, true),
+        }
+    }
+}
+
 /// A published entry by id or slug (delivery: the draft is never read).
 pub async fn get_published(
     store: &super::Store,
@@ -110,7 +120,8 @@ pub async fn get_published(
 
 /// The published entries of a type (in `locale`) with these ids, or these slugs
 /// (`by_slug`), in one statement: every row [`published_sql`] would choose from for each
-/// key (for a slug without a locale, one per locale; the caller takes the earliest).
+/// key (for a slug without a locale, one per locale; the caller takes the earliest). One
+/// key is compared with `=`.
 pub(super) fn published_by_keys_sql(
     backend: DbBackend,
     type_id: &str,
@@ -125,11 +136,14 @@ pub(super) fn published_by_keys_sql(
     ))
     .bind(type_id)
     .push(if by_slug {
-        " AND e.published_slug IN "
+        " AND e.published_slug "
     } else {
-        " AND e.id IN "
-    })
-    .bind_in(keys.iter().copied());
+        " AND e.id "
+    });
+    match keys {
+        [one] => q.push("= ").bind(*one),
+        _ => q.push("IN ").bind_in(keys.iter().copied()),
+    };
     if let Some(locale) = locale {
         q.push(" AND e.locale = ").bind(locale);
     }
@@ -143,27 +157,16 @@ pub(super) fn published_sql(
     key: PublishedKey<'_>,
     locale: Option<&str>,
 ) -> Sql {
-    let mut q = Sql::new(backend);
-    q.push(&format!(
-        "SELECT {} FROM entries e WHERE e.type_id = ",
-        cols(backend, false)
-    ))
-    .bind(type_id);
-    match key {
-        PublishedKey::Id(id) => q.push(" AND e.id = ").bind(id),
-        PublishedKey::Slug(slug) => q.push(" AND e.published_slug = ").bind(slug),
-    };
-    if let Some(locale) = locale {
-        q.push(" AND e.locale = ").bind(locale);
-    }
+    let (value, by_slug) = key.parts();
+    let mut q = published_by_keys_sql(backend, type_id, by_slug, &[value], locale);
     // The earliest entry when several locales match (a slug without a locale). On
     // SQLite `+` keeps the order off the `(type_id, created_at)` index: given that index
     // for `LIMIT 1`, it walked the type in creation order looking for the slug (O(type))
     // instead of seeking the slug's index and ordering the few rows found.
     q.push(if backend == DbBackend::Postgres {
-        " AND e.published_version IS NOT NULL ORDER BY e.created_at LIMIT 1"
+        " ORDER BY e.created_at LIMIT 1"
     } else {
-        " AND e.published_version IS NOT NULL ORDER BY +e.created_at LIMIT 1"
+        " ORDER BY +e.created_at LIMIT 1"
     });
     q
 }

@@ -58,6 +58,10 @@ fn connection_lost(e: &sqlx::Error) -> bool {
     }
 }
 
+fn closed() -> DbErr {
+    DbErr::Custom("the read connections are closed".into())
+}
+
 fn query_err(e: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(e.into()))
 }
@@ -137,20 +141,14 @@ impl HotReads {
 
     /// The right to use one connection: waits while every connection is in use.
     pub(super) async fn slot(&self) -> Result<SemaphorePermit<'_>, DbErr> {
-        self.open
-            .acquire()
-            .await
-            .map_err(|_| DbErr::Custom("the read connections are closed".into()))
+        self.open.acquire().await.map_err(|_| closed())
     }
 
     /// Every slot, so the next statement waits (tests: reads queue as under load).
     #[cfg(test)]
     pub(super) async fn all_slots(&self) -> Result<SemaphorePermit<'_>, DbErr> {
         let n = u32::try_from(self.open.available_permits()).unwrap_or(u32::MAX);
-        self.open
-            .acquire_many(n)
-            .await
-            .map_err(|_| DbErr::Custom("the read connections are closed".into()))
+        self.open.acquire_many(n).await.map_err(|_| closed())
     }
 
     /// [`HotReads::fetch_all`] with a slot already held.

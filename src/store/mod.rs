@@ -76,8 +76,8 @@ pub struct Store {
     hot: Arc<hot::HotReads>,
     /// SQLite: point reads on the calling thread (see `direct`).
     direct: Option<Arc<direct::DirectReads>>,
-    /// PostgreSQL: point reads by id waiting for a connection share a statement (see
-    /// `coalesce`).
+    /// PostgreSQL: point reads by id or slug waiting for a connection share a statement
+    /// (see `coalesce`).
     coalesce: Arc<coalesce::Coalesce>,
     backend: DbBackend,
     write_gate: Arc<Mutex<()>>,
@@ -262,10 +262,7 @@ impl Store {
         if self.backend != DbBackend::Postgres {
             return single().await;
         }
-        let (value, by_slug) = match key {
-            entries::PublishedKey::Id(id) => (id, false),
-            entries::PublishedKey::Slug(slug) => (slug, true),
-        };
+        let (value, by_slug) = key.parts();
         let lead = match self.coalesce.join(type_id, locale, by_slug, value) {
             coalesce::Joined::Follower(rx) => match rx.await {
                 Ok(row) => return Ok(row),
