@@ -187,6 +187,9 @@ fn routes(
         api::live::LiveApi {
             services: services.clone(),
         },
+        api::search::SearchApi {
+            services: services.clone(),
+        },
     );
     let service = OpenApiService::new(apis, "Vellum", env!("CARGO_PKG_VERSION"))
         .description("Headless CMS API: delivery of published content, management of schema, entries, versions, users and access.")

@@ -72,6 +72,9 @@ pub struct Settings {
     /// milliseconds: the safety net behind this node's commits and PostgreSQL's
     /// notifications (default 1000).
     pub follower_poll_ms: u64,
+    /// The longest the search index waits before making indexed changes searchable, in
+    /// milliseconds: changes arriving together share one commit (default 250).
+    pub search_commit_ms: u64,
     /// Events a live stream (`/api/v1/events`) may fall behind before it is dropped
     /// (default 1024).
     pub live_buffer: usize,
@@ -162,6 +165,7 @@ impl Default for Settings {
             trash_retention_secs: 30 * 24 * 3600,
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
+            search_commit_ms: 250,
             live_buffer: 1024,
             live_heartbeat_secs: 15,
             live_recheck_secs: 5,

@@ -26,6 +26,7 @@ pub mod parse_messages;
 pub mod queries;
 pub mod rate_limit;
 pub mod render;
+pub mod search;
 pub mod sync;
 pub mod trash;
 

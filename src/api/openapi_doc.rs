@@ -138,7 +138,7 @@ impl DocSource {
                 return true;
             };
             let resource = match rest.split('/').next().unwrap_or_default() {
-                "entries" | "schedules" | "trash" | "query" => return manages_entries,
+                "entries" | "schedules" | "trash" | "query" | "search" => return manages_entries,
                 "content-types" => "schema",
                 "events" => "audit",
                 // Listed for every role that writes entries (they pick a locale).

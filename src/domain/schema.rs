@@ -148,6 +148,11 @@ pub struct FieldDef {
     #[serde(default, skip_serializing_if = "is_false")]
     #[oai(default)]
     pub searchable: bool,
+    /// Weight of this field in search ranking, above 0 and at most 100 (default 1; the
+    /// type's title field 3). Text fields only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub boost: Option<f64>,
     /// Never part of delivery responses (management only).
     #[serde(default, skip_serializing_if = "is_false")]
     #[oai(default)]
@@ -292,6 +297,37 @@ fn default_kind() -> TypeKind {
 }
 
 pub const MAX_FIELDS: usize = 200;
+/// Text fields (components' fields included) one type may search.
+pub const MAX_SEARCHABLE: usize = 16;
+
+/// Field kinds whose values search reads as words.
+pub fn is_text_kind(ty: FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::Text
+            | FieldType::Longtext
+            | FieldType::Richtext
+            | FieldType::Slug
+            | FieldType::Email
+            | FieldType::Url
+            | FieldType::Enum
+    )
+}
+
+/// Text fields marked `searchable` (a marked component marks its text fields).
+fn count_searchable(fields: &[FieldDef], marked_above: bool) -> usize {
+    fields
+        .iter()
+        .map(|f| {
+            let marked = marked_above || f.searchable;
+            if f.ty == FieldType::Component {
+                count_searchable(&f.fields, marked)
+            } else {
+                usize::from(marked && is_text_kind(f.ty))
+            }
+        })
+        .sum()
+}
 const MAX_COMPONENT_DEPTH: usize = 3;
 
 pub fn is_valid_api_id(s: &str) -> bool {
@@ -362,6 +398,16 @@ impl ContentTypeDef {
             );
         }
         check_fields(&self.fields, "fields", 0, &mut errs);
+        let searchable = count_searchable(&self.fields, false);
+        if searchable > MAX_SEARCHABLE {
+            errs.push(FieldError {
+                field: "fields".into(),
+                code: "too_many_searchable",
+                message: format!(
+                    "a type may search at most {MAX_SEARCHABLE} text fields (components' fields included); this one marks {searchable} `searchable`"
+                ),
+            });
+        }
         if let Some(title) = &self.options.title_field {
             match self.field(title) {
                 Some(f) if matches!(f.ty, FieldType::Text | FieldType::Longtext) => {}
@@ -454,6 +500,24 @@ fn check_fields(fields: &[FieldDef], path: &str, depth: usize, errs: &mut Vec<Fi
             );
         } else if !seen.insert(f.name.as_str()) {
             push("name", "duplicate", format!("`{}` is used twice", f.name));
+        }
+        if let Some(b) = f.boost {
+            if !is_text_kind(f.ty) {
+                push(
+                    "boost",
+                    "not_applicable",
+                    format!(
+                        "`boost` weighs text in search, not `{}` fields",
+                        f.ty.as_str()
+                    ),
+                );
+            } else if !(b > 0.0 && b <= 100.0) {
+                push(
+                    "boost",
+                    "invalid_range",
+                    "give a weight above 0 and at most 100 (1 is normal)".into(),
+                );
+            }
         }
         let v = &f.validations;
         if let (Some(min), Some(max)) = (v.min, v.max)

@@ -180,6 +180,8 @@ pub struct Follower {
     live: broadcast::Sender<Arc<Event>>,
     wake: tokio::sync::Notify,
     tokens: super::auth::token_cache::TokenCache,
+    /// `applied`, for tasks that follow the follower (the search indexer).
+    progress: tokio::sync::watch::Sender<i64>,
 }
 
 impl Follower {
@@ -202,6 +204,7 @@ impl Follower {
             live: broadcast::channel(live_buffer).0,
             wake: tokio::sync::Notify::new(),
             tokens,
+            progress: tokio::sync::watch::channel(applied).0,
         });
         let weak = Arc::downgrade(&follower);
         store.observe(weak);
@@ -212,6 +215,11 @@ impl Follower {
     /// buffer behind gets `Lagged` and must resume from the log.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.live.subscribe()
+    }
+
+    /// `applied` as it advances: a receiver sees a change after every batch applied.
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.progress.subscribe()
     }
 
     /// Applies every event committed so far. Returns once they are all applied.
@@ -243,6 +251,7 @@ impl Follower {
                 self.freshness.apply(ev);
             }
             self.freshness.applied.store(last, Ordering::Release);
+            self.progress.send_replace(last);
             for ev in batch {
                 // No subscriber is not an error.
                 let _ = self.live.send(Arc::new(ev));

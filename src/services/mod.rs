@@ -9,6 +9,7 @@ pub mod content;
 pub mod follower;
 pub mod live;
 pub mod schema;
+pub mod search;
 pub mod sync;
 pub mod token_usage;
 
@@ -108,6 +109,7 @@ pub struct Services {
     pub admin: admin::AdminService,
     pub follower: Arc<follower::Follower>,
     pub sync: sync::SyncService,
+    pub search: search::SearchService,
 }
 
 impl Services {
@@ -136,6 +138,13 @@ impl Services {
             settings.clone(),
         )
         .await?;
+        let search = search::SearchService::open(
+            settings.clone(),
+            store.clone(),
+            authz.clone(),
+            types.clone(),
+            follower.clone(),
+        )?;
         Ok(Services {
             schema: schema::SchemaService::new(store.clone(), authz.clone(), types.clone()),
             content: content::ContentService::new(
@@ -153,6 +162,7 @@ impl Services {
             auth,
             follower,
             sync,
+            search,
             settings,
             store,
             authz,
@@ -162,7 +172,8 @@ impl Services {
 }
 
 impl Services {
-    /// The node's background work (the event-log follower, token use flushing, the scheduler), until `stop`.
+    /// The node's background work (the event-log follower, the search indexer, token use
+    /// flushing, the scheduler, the sweepers), until `stop`.
     /// Run inside the server's future, so it ends with it.
     pub async fn background(&self, stop: tokio_util::sync::CancellationToken) {
         let database_url = self.settings.database_url();
@@ -177,7 +188,8 @@ impl Services {
                 .run(std::time::Duration::from_secs(30), stop.clone()),
             self.content.run_scheduler(stop.clone()),
             self.content.run_trash_sweeper(stop.clone()),
-            self.sync.run_event_sweeper(stop),
+            self.sync.run_event_sweeper(stop.clone()),
+            self.search.run_indexer(stop),
         );
     }
 }

@@ -379,6 +379,28 @@ pub async fn all_of_type(c: &impl ConnectionTrait, type_id: &str) -> Result<Vec<
     q.fetch_all(c).await?.iter().map(from_row).collect()
 }
 
+/// Entries of a type in id order after `after` (`""`: from the first), with drafts: the
+/// search index's reindexing walks a type with it.
+pub async fn page_of_type(
+    c: &impl ConnectionTrait,
+    type_id: &str,
+    after: &str,
+    limit: u64,
+) -> Result<Vec<EntryRow>, DbErr> {
+    let backend = c.get_database_backend();
+    let mut q = Sql::new(backend);
+    q.push(&format!(
+        "SELECT {} FROM entries e WHERE e.type_id = ",
+        cols(backend, true)
+    ))
+    .bind(type_id)
+    .push(" AND e.id > ")
+    .bind(after)
+    .push(" ORDER BY e.id LIMIT ")
+    .bind(limit as i64);
+    q.fetch_all(c).await?.iter().map(from_row).collect()
+}
+
 pub async fn slug_taken(
     c: &impl ConnectionTrait,
     type_id: &str,

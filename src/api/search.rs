@@ -1,0 +1,203 @@
+//! `GET /api/v1/search` (published content) and `GET /api/v1/manage/search` (working
+//! drafts): full-text search, see `services::search`.
+
+use std::collections::HashMap;
+
+use poem::Request;
+use poem_openapi::param::Query;
+use poem_openapi::{Object, OpenApi};
+use serde_json::{Map, Value, json};
+
+use super::dto::content::Entry;
+use super::dto::{Body, Typed};
+use super::render::entry;
+use super::{Auth, MaybeAuth, Reply, query_pairs};
+use crate::domain::query::Surface;
+use crate::error::ApiResult;
+use crate::services::Services;
+use crate::services::search::Results;
+
+#[derive(poem_openapi::Tags)]
+enum Tag {
+    /// Published content for apps
+    Delivery,
+    /// Entries with drafts
+    Entries,
+}
+
+/// One result.
+#[derive(Object)]
+#[oai(rename = "SearchHit")]
+pub struct SearchHit {
+    /// The entry as this surface shows it to you.
+    pub entry: Entry,
+    /// Relevance (higher is better; comparable within one result list only).
+    pub score: f64,
+    /// Field path (`body`, `links.label`) → the matching text, HTML-escaped, matches in
+    /// `<mark>…</mark>`, cut around the matches (`…` where cut). Only fields you may read.
+    pub highlights: HashMap<String, String>,
+}
+
+/// How many results have one value of a facet.
+#[derive(Object)]
+#[oai(rename = "SearchFacetValue")]
+pub struct SearchFacetValue {
+    /// The value, as text (`true`/`false` for booleans, decimal for integers).
+    pub value: String,
+    pub count: i64,
+}
+
+/// A page of results, best first.
+#[derive(Object)]
+#[oai(rename = "SearchResults")]
+pub struct SearchResults {
+    pub items: Vec<SearchHit>,
+    /// Pass as `cursor` for the next page; `null` on the last (or deepest reachable) page.
+    pub next_cursor: Option<String>,
+    /// Results matching, over every page.
+    pub total: i64,
+    /// For each facet asked for: its most frequent values among all matching results.
+    pub facets: HashMap<String, Vec<SearchFacetValue>>,
+}
+
+fn facet_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn body(results: &Results) -> Value {
+    let items: Vec<Value> = results
+        .hits
+        .iter()
+        .map(|h| {
+            json!({
+                "entry": entry(&h.row, &h.ty.def, &h.view, None),
+                "score": h.score,
+                "highlights": h.highlights,
+            })
+        })
+        .collect();
+    let mut facets = Map::new();
+    for (name, values) in &results.facets {
+        facets.insert(
+            name.clone(),
+            values
+                .iter()
+                .map(|f| json!({"value": facet_text(&f.value), "count": f.count}))
+                .collect(),
+        );
+    }
+    json!({
+        "items": items,
+        "next_cursor": results.next_cursor,
+        "total": results.total,
+        "facets": facets,
+    })
+}
+
+pub struct SearchApi {
+    pub services: Services,
+}
+
+#[OpenApi(tag = "Tag::Delivery")]
+impl SearchApi {
+    /// Search published entries you may read: every word must match (in any searchable
+    /// field you may read), by stem (`running` finds `run`), with typos by word length
+    /// (none up to 4 letters, one up to 8, two beyond) and the last word as a prefix
+    /// (search-as-you-type); `"quoted words"` must match as a phrase. Title matches rank
+    /// above body matches (field `boost`). With one `type`, filter with
+    /// `filter[field][op]=value` (the list syntax, on `indexed` fields and
+    /// `published_at`) and count values with `facets`. Limits: 500 characters, 12 words,
+    /// 5 facets, the first 1,000 results.
+    #[oai(path = "/api/v1/search", method = "get", operation_id = "search")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parameters are the documented query"
+    )]
+    async fn search(
+        &self,
+        auth: MaybeAuth,
+        req: &Request,
+        /// The words to find (empty: every entry in scope, e.g. to count facets).
+        #[oai(name = "q")]
+        _q: Query<Option<String>>,
+        /// Only these content types (comma-separated api ids).
+        #[oai(name = "type")]
+        _type: Query<Option<String>>,
+        /// Only entries of this locale (and its language's stemming).
+        #[oai(name = "locale")]
+        _locale: Query<Option<String>>,
+        /// Comma-separated fields to count values of: `type`, `locale`, or (with one
+        /// `type`) `indexed` enum, boolean, integer or short text fields.
+        #[oai(name = "facets")]
+        _facets: Query<Option<String>>,
+        /// Results per page, 1 to 50 (default 10).
+        #[oai(name = "limit")]
+        _limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(name = "cursor")]
+        _cursor: Query<Option<String>>,
+    ) -> ApiResult<Body<SearchResults>> {
+        let results = self
+            .services
+            .search
+            .search(&auth.principal(), Surface::Delivery, &query_pairs(req))
+            .await?;
+        Ok(Typed::wrap(
+            Reply::json(&body(&results)).header("cache-control", "private, no-cache"),
+        ))
+    }
+
+    /// Search the working drafts of entries you may read drafts of (`read_drafts`):
+    /// the same query as `GET /api/v1/search`, over drafts, private fields included
+    /// where your role may read them.
+    #[oai(
+        path = "/api/v1/manage/search",
+        method = "get",
+        operation_id = "searchDrafts",
+        tag = "Tag::Entries"
+    )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parameters are the documented query"
+    )]
+    async fn search_drafts(
+        &self,
+        auth: Auth,
+        req: &Request,
+        /// The words to find (empty: every entry in scope).
+        #[oai(name = "q")]
+        _q: Query<Option<String>>,
+        /// Only these content types (comma-separated api ids).
+        #[oai(name = "type")]
+        _type: Query<Option<String>>,
+        /// Only entries of this locale.
+        #[oai(name = "locale")]
+        _locale: Query<Option<String>>,
+        /// Comma-separated fields to count values of (see `GET /api/v1/search`).
+        #[oai(name = "facets")]
+        _facets: Query<Option<String>>,
+        /// Results per page, 1 to 50 (default 10).
+        #[oai(name = "limit")]
+        _limit: Query<Option<i64>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(name = "cursor")]
+        _cursor: Query<Option<String>>,
+    ) -> ApiResult<Body<SearchResults>> {
+        let results = self
+            .services
+            .search
+            .search(&auth.0, Surface::Manage, &query_pairs(req))
+            .await?;
+        Ok(Typed::wrap(
+            Reply::json(&body(&results)).header("cache-control", "private, no-store"),
+        ))
+    }
+}

@@ -1,0 +1,233 @@
+//! How text becomes index terms: one word splitter for every language, then two forms of
+//! each word. The *raw* form (lower-cased, accents folded) serves exact phrases, typos
+//! and prefixes; the *stemmed* form (lower-cased, stemmed by the entry's language, then
+//! folded) serves ordinary words, so `running` finds `run`. Entries are tokenized here
+//! and handed to tantivy pre-tokenized, which is how one field can hold the stems of
+//! entries in different languages; a query is stemmed with every language in scope.
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    TextAnalyzer, Token, TokenStream,
+};
+
+/// Words longer than this (in bytes) are not indexed: they are noise (ids, base64, URLs
+/// run together) and would only bloat the term dictionary.
+pub const MAX_WORD_BYTES: usize = 40;
+
+/// The stemming language for a locale code (`de-CH` → German); `None`: no stemming.
+pub fn language(locale: &str) -> Option<Language> {
+    let primary = locale
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Some(match primary.as_str() {
+        "ar" => Language::Arabic,
+        "da" => Language::Danish,
+        "nl" => Language::Dutch,
+        "en" => Language::English,
+        "fi" => Language::Finnish,
+        "fr" => Language::French,
+        "de" => Language::German,
+        "el" => Language::Greek,
+        "hu" => Language::Hungarian,
+        "it" => Language::Italian,
+        "no" | "nb" | "nn" => Language::Norwegian,
+        "pt" => Language::Portuguese,
+        "ro" => Language::Romanian,
+        "ru" => Language::Russian,
+        "es" => Language::Spanish,
+        "sv" => Language::Swedish,
+        "ta" => Language::Tamil,
+        "tr" => Language::Turkish,
+        _ => return None,
+    })
+}
+
+fn raw_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+fn stem_analyzer(lang: Option<Language>) -> TextAnalyzer {
+    match lang {
+        Some(l) => TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+            .filter(LowerCaser)
+            .filter(Stemmer::new(l))
+            .filter(AsciiFoldingFilter)
+            .build(),
+        None => raw_analyzer(),
+    }
+}
+
+/// One word of a text: where it is and both of its forms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// Byte offsets in the text.
+    pub from: usize,
+    pub to: usize,
+    pub raw: String,
+    pub stem: String,
+}
+
+/// Tokenizers for one language (cheap to make; tantivy's analyzers need `&mut`).
+pub struct Analyzer {
+    raw: TextAnalyzer,
+    stem: TextAnalyzer,
+}
+
+impl Analyzer {
+    pub fn new(lang: Option<Language>) -> Analyzer {
+        Analyzer {
+            raw: raw_analyzer(),
+            stem: stem_analyzer(lang),
+        }
+    }
+
+    /// The words of `text`. Both analyzers split the same way and drop the same long
+    /// words, so their tokens pair up one to one.
+    pub fn words(&mut self, text: &str) -> Vec<Word> {
+        let mut out = Vec::new();
+        let mut raw = self.raw.token_stream(text);
+        let mut stem = self.stem.token_stream(text);
+        while raw.advance() {
+            let r = raw.token();
+            let s = if stem.advance() {
+                stem.token().text.clone()
+            } else {
+                r.text.clone()
+            };
+            out.push(Word {
+                from: r.offset_from,
+                to: r.offset_to,
+                raw: r.text.clone(),
+                stem: s,
+            });
+        }
+        out
+    }
+
+    /// The stemmed form of one raw query word.
+    pub fn stem_of(&mut self, word: &str) -> String {
+        let mut s = self.stem.token_stream(word);
+        if s.advance() {
+            s.token().text.clone()
+        } else {
+            word.to_string()
+        }
+    }
+}
+
+/// Index tokens of several values of one field: positions continue across values with a
+/// gap, so a phrase never matches across two of them.
+#[derive(Default)]
+pub struct FieldTokens {
+    pub raw: Vec<Token>,
+    pub stem: Vec<Token>,
+    next_position: usize,
+}
+
+impl FieldTokens {
+    pub fn push(&mut self, words: &[Word]) {
+        let base = self.next_position;
+        for (i, w) in words.iter().enumerate() {
+            let token = |text: &str| Token {
+                offset_from: w.from,
+                offset_to: w.to,
+                position: base + i,
+                text: text.to_string(),
+                position_length: 1,
+            };
+            self.raw.push(token(&w.raw));
+            self.stem.push(token(&w.stem));
+        }
+        self.next_position = base + words.len() + 2;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+/// Edits allowed for a query word of this many characters: none up to 4, one up to 8,
+/// two beyond.
+pub fn typo_budget(chars: usize) -> u8 {
+    match chars {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Damerau–Levenshtein distance (adjacent transpositions cost one) between two words,
+/// giving up past `max` (then `max + 1`). Words here are short; a plain table is enough.
+pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return max + 1;
+    }
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        let mut row_min = usize::MAX;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return max + 1;
+        }
+    }
+    d[a.len() * w + b.len()].min(max + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_have_both_forms() {
+        let mut en = Analyzer::new(language("en-GB"));
+        let w = en.words("Running Cafés, quickly!");
+        let raw: Vec<&str> = w.iter().map(|w| w.raw.as_str()).collect();
+        let stem: Vec<&str> = w.iter().map(|w| w.stem.as_str()).collect();
+        assert_eq!(raw, ["running", "cafes", "quickly"]);
+        assert_eq!(stem, ["run", "cafe", "quick"]);
+        assert_eq!(&"Running Cafés, quickly!"[w[1].from..w[1].to], "Cafés");
+        let mut de = Analyzer::new(language("de-CH"));
+        assert_eq!(de.stem_of("häuser"), de.stem_of("haus"));
+        assert!(language("xx").is_none());
+        let mut none = Analyzer::new(None);
+        assert_eq!(none.words("Über")[0].stem, "uber");
+    }
+
+    #[test]
+    fn distances_and_budgets() {
+        assert_eq!(edit_distance("serach", "search", 2), 1);
+        assert_eq!(edit_distance("search", "search", 2), 0);
+        assert_eq!(edit_distance("serch", "search", 2), 1);
+        assert_eq!(edit_distance("abc", "xyzabc", 2), 3);
+        assert_eq!(edit_distance("kitten", "sitting", 3), 3);
+        assert_eq!(typo_budget(4), 0);
+        assert_eq!(typo_budget(6), 1);
+        assert_eq!(typo_budget(9), 2);
+    }
+}

@@ -1,0 +1,172 @@
+//! Highlighted snippets. tantivy's snippet generator marks only terms it finds in the
+//! query, so typo and prefix matches would go unmarked; here the field's text is split
+//! into words again and each is tested by the same rules the query matched with (stem,
+//! typo budget, prefix, phrase). The result is HTML-escaped text with `<mark>` around
+//! the matches, cut to a window around the densest run of them.
+
+use tantivy::tokenizer::Language;
+
+use super::analysis::{Analyzer, Word, edit_distance};
+use super::query::Parsed;
+
+/// Longest snippet, in characters (without the ellipses).
+pub const SNIPPET_CHARS: usize = 200;
+
+fn matches_word(word: &Word, parsed: &Parsed) -> bool {
+    parsed.words.iter().any(|q| {
+        if word.raw == q.raw || q.stems.contains(&word.stem) {
+            return true;
+        }
+        let budget = Parsed::budget(q) as usize;
+        if budget > 0 && edit_distance(&word.raw, &q.raw, budget) <= budget {
+            return true;
+        }
+        if Parsed::prefix_of(q) {
+            let n = q.raw.chars().count();
+            let head: String = word.raw.chars().take(n).collect();
+            return edit_distance(&head, &q.raw, budget) <= budget;
+        }
+        false
+    })
+}
+
+fn escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The snippet of `text` for this query, or `None` when no word of it matches.
+pub fn snippet(text: &str, parsed: &Parsed, lang: Option<Language>) -> Option<String> {
+    let words = Analyzer::new(lang).words(text);
+    let mut marked = vec![false; words.len()];
+    for (i, w) in words.iter().enumerate() {
+        marked[i] = matches_word(w, parsed);
+    }
+    for phrase in &parsed.phrases {
+        if phrase.is_empty() || phrase.len() > words.len() {
+            continue;
+        }
+        for start in 0..=(words.len() - phrase.len()) {
+            if phrase
+                .iter()
+                .enumerate()
+                .all(|(k, p)| words[start + k].raw == *p)
+            {
+                for m in marked.iter_mut().skip(start).take(phrase.len()) {
+                    *m = true;
+                }
+            }
+        }
+    }
+    let hits: Vec<usize> = (0..words.len()).filter(|i| marked[*i]).collect();
+    if hits.is_empty() {
+        return None;
+    }
+    let (from, to) = window(text, &words, &hits);
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let mut at = from;
+    for &i in &hits {
+        let w = &words[i];
+        if w.from < from || w.to > to {
+            continue;
+        }
+        escape(&text[at..w.from], &mut out);
+        out.push_str("<mark>");
+        escape(&text[w.from..w.to], &mut out);
+        out.push_str("</mark>");
+        at = w.to;
+    }
+    escape(&text[at..to], &mut out);
+    if to < text.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// Byte range of the snippet: the whole text when short, else about [`SNIPPET_CHARS`]
+/// characters from a little before the start of the densest run of matches, on word
+/// boundaries.
+fn window(text: &str, words: &[Word], hits: &[usize]) -> (usize, usize) {
+    if text.chars().count() <= SNIPPET_CHARS {
+        return (0, text.len());
+    }
+    // Byte length of SNIPPET_CHARS characters from `from`.
+    let span = |from: usize| -> usize {
+        text[from..]
+            .char_indices()
+            .nth(SNIPPET_CHARS)
+            .map_or(text.len(), |(i, _)| from + i)
+    };
+    let mut best = (0usize, hits[0]);
+    for (k, &h) in hits.iter().enumerate() {
+        let end = span(words[h].from);
+        let n = hits[k..]
+            .iter()
+            .take_while(|&&j| words[j].to <= end)
+            .count();
+        if n > best.0 {
+            best = (n, h);
+        }
+    }
+    let first = best.1;
+    // Some context before the first match: up to three words.
+    let lead = first.saturating_sub(3);
+    let from = if lead == 0 { 0 } else { words[lead].from };
+    let mut to = span(from);
+    // End on a word boundary.
+    if let Some(last) = words.iter().rev().find(|w| w.to <= to) {
+        to = last.to;
+    }
+    (from, to.max(words[first].to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::analysis::language;
+    use crate::search::query::parse;
+
+    #[test]
+    fn marks_exact_stem_typo_prefix_and_phrase() {
+        let en = [language("en")];
+        let p = parse("serach runs", &en).expect("parse");
+        let s = snippet("Search & <b>running</b> shoes", &p, language("en")).expect("hit");
+        assert_eq!(
+            s,
+            "<mark>Search</mark> &amp; &lt;b&gt;<mark>running</mark>&lt;/b&gt; shoes"
+        );
+        let p = parse("\"quick fox\" sho", &en).expect("parse");
+        let s = snippet("the quick fox, quick shoes", &p, language("en")).expect("hit");
+        assert_eq!(
+            s,
+            "the <mark>quick</mark> <mark>fox</mark>, quick <mark>shoes</mark>"
+        );
+        assert!(snippet("nothing here", &p, language("en")).is_none());
+    }
+
+    #[test]
+    fn long_texts_are_cut_around_the_matches() {
+        let en = [language("en")];
+        let p = parse("needle", &en).expect("parse");
+        let text = format!(
+            "{} needle in the hay {}",
+            "hay ".repeat(200),
+            "straw ".repeat(200)
+        );
+        let s = snippet(&text, &p, language("en")).expect("hit");
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("<mark>needle</mark>"));
+        assert!(s.chars().count() < SNIPPET_CHARS + 30, "{}", s.len());
+    }
+}

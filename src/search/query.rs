@@ -1,0 +1,449 @@
+//! A search request as tantivy queries: the user's text parsed within limits, then one
+//! clause per (type, layout, ownership) the caller may read, each naming only the slots
+//! of fields the caller may read there. Words must all match (each in any readable
+//! field): exactly or by stem (BM25, weighted by the field's boost), within the typo
+//! budget of their length, and the last word also as a prefix; quoted words must match
+//! as a phrase. Filters and scope terms score nothing.
+
+use std::ops::Bound;
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, ExistsQuery, FuzzyTermQuery,
+    Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::Language;
+
+use super::analysis::{Analyzer, MAX_WORD_BYTES, typo_budget};
+use super::layout::FastField;
+use super::{Fields, timestamp_millis};
+use crate::domain::query::{Filter, MetaCol, Op, Scalar, Target};
+use crate::domain::schema::FieldType;
+
+/// Longest query text accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most words (quoted ones included) in one query.
+pub const MAX_WORDS: usize = 12;
+/// Shortest last word also matched as a prefix: shorter ones would expand to a large
+/// part of the dictionary.
+pub const MIN_PREFIX_CHARS: usize = 3;
+/// Weight of a typo or prefix match against an exact one of the same field.
+const FUZZY_WEIGHT: f32 = 0.4;
+const PREFIX_WEIGHT: f32 = 0.6;
+
+/// One query word: its raw form, and its stems in the languages searched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryWord {
+    pub raw: String,
+    pub stems: Vec<String>,
+    /// The last word, typed up to the end of the query: also matched as a prefix.
+    pub prefix: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    pub words: Vec<QueryWord>,
+    /// Quoted phrases, as raw words.
+    pub phrases: Vec<Vec<String>>,
+}
+
+impl Parsed {
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.phrases.is_empty()
+    }
+
+    pub fn budget(w: &QueryWord) -> u8 {
+        typo_budget(w.raw.chars().count())
+    }
+
+    pub fn prefix_of(w: &QueryWord) -> bool {
+        w.prefix && w.raw.chars().count() >= MIN_PREFIX_CHARS
+    }
+}
+
+/// Parses the query text. `langs`: the stemming languages of the locales searched (each
+/// word gets its stem in every one). Errors are messages for a 400.
+pub fn parse(q: &str, langs: &[Option<Language>]) -> Result<Parsed, String> {
+    let chars = q.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(format!(
+            "the query has {chars} characters; at most {MAX_QUERY_CHARS} are searched"
+        ));
+    }
+    let mut analyzers: Vec<Analyzer> = if langs.is_empty() {
+        vec![Analyzer::new(None)]
+    } else {
+        langs.iter().map(|l| Analyzer::new(*l)).collect()
+    };
+    let mut out = Parsed::default();
+    let mut count = 0usize;
+    let trimmed_end = q.trim_end().len();
+    let ends_open = trimmed_end == q.len();
+    let mut offset = 0usize;
+    for (i, part) in q.split('"').enumerate() {
+        let quoted = i % 2 == 1;
+        let words = analyzers[0].words(part);
+        count += words.len();
+        if count > MAX_WORDS {
+            return Err(format!(
+                "the query has more than {MAX_WORDS} words; search with fewer"
+            ));
+        }
+        if quoted {
+            if !words.is_empty() {
+                out.phrases.push(words.into_iter().map(|w| w.raw).collect());
+            }
+        } else {
+            for w in words {
+                let mut stems: Vec<String> = Vec::new();
+                for a in analyzers.iter_mut() {
+                    let s = a.stem_of(&part[w.from..w.to].to_lowercase());
+                    if !stems.contains(&s) {
+                        stems.push(s);
+                    }
+                }
+                let prefix = ends_open && offset + w.to == q.len();
+                out.words.push(QueryWord {
+                    raw: w.raw,
+                    stems,
+                    prefix,
+                });
+            }
+        }
+        offset += part.len() + 1;
+    }
+    Ok(out)
+}
+
+/// Who owns the entries a clause covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owner {
+    Anyone,
+    Only(String),
+    NotBy(String),
+}
+
+/// Documents of one type written with one layout, as one caller may search them.
+pub struct Clause {
+    pub type_id: String,
+    pub layout: u64,
+    /// Readable slots and their boosts.
+    pub slots: Vec<(usize, f32)>,
+    pub owner: Owner,
+    /// Filters, already translated.
+    pub filters: Vec<Box<dyn Query>>,
+}
+
+fn term(f: tantivy::schema::Field, s: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        tantivy::Term::from_field_text(f, s),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn unscored(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(q, 0.0))
+}
+
+fn word_query(f: &Fields, w: &QueryWord, slots: &[(usize, f32)]) -> Box<dyn Query> {
+    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let budget = Parsed::budget(w);
+    let prefix = Parsed::prefix_of(w);
+    for &(slot, boost) in slots {
+        for s in &w.stems {
+            let q = TermQuery::new(
+                tantivy::Term::from_field_text(f.stem[slot], s),
+                IndexRecordOption::WithFreqs,
+            );
+            any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+        }
+        let raw = tantivy::Term::from_field_text(f.raw[slot], &w.raw);
+        if budget > 0 && w.raw.len() <= MAX_WORD_BYTES {
+            let q = FuzzyTermQuery::new(raw.clone(), budget, true);
+            any.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(q), boost * FUZZY_WEIGHT)),
+            ));
+        }
+        if prefix {
+            let q = FuzzyTermQuery::new_prefix(raw, budget, true);
+            any.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(q), boost * PREFIX_WEIGHT)),
+            ));
+        }
+    }
+    Box::new(BooleanQuery::new(any))
+}
+
+fn phrase_query(f: &Fields, words: &[String], slots: &[(usize, f32)]) -> Box<dyn Query> {
+    let any: Vec<(Occur, Box<dyn Query>)> = slots
+        .iter()
+        .map(|&(slot, boost)| {
+            let terms: Vec<tantivy::Term> = words
+                .iter()
+                .map(|w| tantivy::Term::from_field_text(f.raw[slot], w))
+                .collect();
+            let q: Box<dyn Query> = if terms.len() == 1 {
+                Box::new(TermQuery::new(
+                    terms[0].clone(),
+                    IndexRecordOption::WithFreqs,
+                ))
+            } else {
+                Box::new(PhraseQuery::new(terms))
+            };
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(q, boost)) as Box<dyn Query>,
+            )
+        })
+        .collect();
+    Box::new(BooleanQuery::new(any))
+}
+
+/// The whole query: any clause, each requiring its scope, filters and every word.
+pub fn build(
+    f: &Fields,
+    parsed: &Parsed,
+    surface: &str,
+    locale: Option<&str>,
+    clauses: Vec<Clause>,
+) -> Box<dyn Query> {
+    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for c in clauses {
+        if !parsed.is_empty() && c.slots.is_empty() {
+            continue; // nothing the caller may read there can match
+        }
+        let mut all: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, unscored(term(f.type_id, &c.type_id))),
+            (
+                Occur::Must,
+                unscored(Box::new(TermQuery::new(
+                    tantivy::Term::from_field_u64(f.layout, c.layout),
+                    IndexRecordOption::Basic,
+                ))),
+            ),
+            (Occur::Must, unscored(term(f.surface, surface))),
+        ];
+        if let Some(l) = locale {
+            all.push((Occur::Must, unscored(term(f.locale, l))));
+        }
+        match &c.owner {
+            Owner::Anyone => {}
+            Owner::Only(o) => all.push((Occur::Must, unscored(term(f.owner, o)))),
+            Owner::NotBy(o) => all.push((Occur::MustNot, term(f.owner, o))),
+        }
+        for q in c.filters {
+            all.push((Occur::Must, unscored(q)));
+        }
+        for w in &parsed.words {
+            all.push((Occur::Must, word_query(f, w, &c.slots)));
+        }
+        for p in &parsed.phrases {
+            all.push((Occur::Must, phrase_query(f, p, &c.slots)));
+        }
+        any.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+    }
+    if any.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    Box::new(BooleanQuery::new(any))
+}
+
+/// The name a fast value has in the JSON field (also what aggregations address).
+pub fn value_path(name: &str) -> String {
+    format!("f.{name}")
+}
+
+fn json_term(f: &Fields, name: &str) -> tantivy::Term {
+    tantivy::Term::from_field_json_path(f.values, name, false)
+}
+
+/// One value of a filter as an index term of `field`, or why it cannot be one.
+fn value_term(f: &Fields, field: &FastField, v: &Scalar) -> Result<tantivy::Term, String> {
+    let mut t = json_term(f, &field.name);
+    match (field.ty, v) {
+        (FieldType::Integer, Scalar::Int(i)) => t.append_type_and_fast_value(*i),
+        (FieldType::Decimal, Scalar::Float(x)) => t.append_type_and_fast_value(*x),
+        (FieldType::Decimal, Scalar::Int(i)) => t.append_type_and_fast_value(*i as f64),
+        (FieldType::Boolean, Scalar::Bool(b)) => t.append_type_and_fast_value(*b),
+        (FieldType::Date | FieldType::Datetime, Scalar::Str(s)) => {
+            let ms = timestamp_millis(s).ok_or_else(|| format!("`{s}` is not a date"))?;
+            t.append_type_and_fast_value(ms);
+        }
+        (_, Scalar::Str(s)) => t.append_type_and_str(s),
+        _ => return Err(format!("a value of the wrong kind for `{}`", field.name)),
+    }
+    Ok(t)
+}
+
+fn numeric(field: &FastField) -> bool {
+    matches!(
+        field.ty,
+        FieldType::Integer | FieldType::Decimal | FieldType::Date | FieldType::Datetime
+    )
+}
+
+fn range(lo: Bound<tantivy::Term>, hi: Bound<tantivy::Term>) -> Box<dyn Query> {
+    Box::new(RangeQuery::new(lo, hi))
+}
+
+fn equal(f: &Fields, field: &FastField, v: &Scalar) -> Result<Box<dyn Query>, String> {
+    let t = value_term(f, field, v)?;
+    Ok(if numeric(field) {
+        range(Bound::Included(t.clone()), Bound::Included(t))
+    } else {
+        Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+    })
+}
+
+fn not(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+        (Occur::MustNot, q),
+    ]))
+}
+
+/// A filter of the list syntax as a query on the type's fast values. `fast`: the type's
+/// `indexed` fields. Errors are messages for a 400.
+pub fn filter(f: &Fields, fast: &[FastField], flt: &Filter) -> Result<Box<dyn Query>, String> {
+    let join = |parts: &[Filter], occur: Occur| -> Result<Box<dyn Query>, String> {
+        let qs = parts
+            .iter()
+            .map(|p| Ok((occur, filter(f, fast, p)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Box::new(BooleanQuery::new(qs)) as Box<dyn Query>)
+    };
+    match flt {
+        Filter::And(parts) => join(parts, Occur::Must),
+        Filter::Or(parts) => join(parts, Occur::Should),
+        Filter::Cond { target, op, values } => {
+            let field = match target {
+                Target::Field { name, .. } => fast
+                    .iter()
+                    .find(|x| &x.name == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!("`{name}` is not `indexed`: mark it `indexed` in the type to filter on it in search")
+                    })?,
+                Target::Meta(MetaCol::PublishedAt) => {
+                    return published_at(f, *op, values);
+                }
+                Target::Meta(MetaCol::Locale) => {
+                    let eq = |v: &Scalar| match v {
+                        Scalar::Str(s) => Ok(term(f.locale, s)),
+                        _ => Err("`locale` takes locale codes".to_string()),
+                    };
+                    return match op {
+                        Op::Eq => eq(&values[0]),
+                        Op::In => Ok(Box::new(BooleanQuery::new(
+                            values
+                                .iter()
+                                .map(|v| Ok((Occur::Should, eq(v)?)))
+                                .collect::<Result<Vec<_>, String>>()?,
+                        ))),
+                        _ => Err("search filters `locale` with eq or in (or use `locale=`)".into()),
+                    };
+                }
+                Target::Meta(m) => {
+                    return Err(format!(
+                        "search cannot filter on `{}`; it filters on `published_at`, `locale` and `indexed` fields",
+                        m.column()
+                    ));
+                }
+            };
+            let first = values.first();
+            let one = || first.ok_or_else(|| "a value is missing".to_string());
+            Ok(match op {
+                Op::Eq => equal(f, &field, one()?)?,
+                Op::Ne => not(equal(f, &field, one()?)?),
+                Op::In | Op::Nin => {
+                    let any = values
+                        .iter()
+                        .map(|v| Ok((Occur::Should, equal(f, &field, v)?)))
+                        .collect::<Result<Vec<_>, String>>()?;
+                    let q: Box<dyn Query> = Box::new(BooleanQuery::new(any));
+                    if *op == Op::In { q } else { not(q) }
+                }
+                Op::Lt | Op::Lte | Op::Gt | Op::Gte => {
+                    if !numeric(&field) {
+                        return Err(format!(
+                            "search compares numbers, dates and times; `{}` is {}",
+                            field.name,
+                            field.ty.as_str()
+                        ));
+                    }
+                    let t = value_term(f, &field, one()?)?;
+                    match op {
+                        Op::Lt => range(Bound::Unbounded, Bound::Excluded(t)),
+                        Op::Lte => range(Bound::Unbounded, Bound::Included(t)),
+                        Op::Gt => range(Bound::Excluded(t), Bound::Unbounded),
+                        _ => range(Bound::Included(t), Bound::Unbounded),
+                    }
+                }
+                Op::Null => {
+                    let exists: Box<dyn Query> =
+                        Box::new(ExistsQuery::new(value_path(&field.name), false));
+                    if matches!(first, Some(Scalar::Bool(true))) {
+                        not(exists)
+                    } else {
+                        exists
+                    }
+                }
+                Op::Contains | Op::Icontains | Op::Startswith => {
+                    return Err(format!(
+                        "search does not filter `{}` by text; put the words in `q`",
+                        field.name
+                    ));
+                }
+            })
+        }
+    }
+}
+
+fn published_at(f: &Fields, op: Op, values: &[Scalar]) -> Result<Box<dyn Query>, String> {
+    let ms = match values.first() {
+        Some(Scalar::Ts(t)) => t.timestamp_millis(),
+        _ => return Err("`published_at` takes an RFC 3339 time".into()),
+    };
+    let t = tantivy::Term::from_field_i64(f.published_at, ms);
+    Ok(match op {
+        Op::Lt => range(Bound::Unbounded, Bound::Excluded(t)),
+        Op::Lte => range(Bound::Unbounded, Bound::Included(t)),
+        Op::Gt => range(Bound::Excluded(t), Bound::Unbounded),
+        Op::Gte => range(Bound::Included(t), Bound::Unbounded),
+        Op::Eq => range(Bound::Included(t.clone()), Bound::Included(t)),
+        _ => return Err("search compares `published_at` with eq, lt, lte, gt or gte".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::analysis::language;
+
+    #[test]
+    fn parses_words_phrases_and_prefix() {
+        let p = parse(
+            "Running \"quick fox\" sear",
+            &[language("en"), language("de")],
+        )
+        .expect("parse");
+        assert_eq!(
+            p.phrases,
+            vec![vec!["quick".to_string(), "fox".to_string()]]
+        );
+        assert_eq!(p.words.len(), 2);
+        assert_eq!(p.words[0].raw, "running");
+        assert!(p.words[0].stems.contains(&"run".to_string()));
+        assert!(!p.words[0].prefix);
+        assert!(p.words[1].prefix);
+        let closed = parse("sear ", &[]).expect("parse");
+        assert!(!closed.words[0].prefix);
+        assert!(parse(&"a".repeat(MAX_QUERY_CHARS + 1), &[]).is_err());
+        assert!(parse(&"w ".repeat(MAX_WORDS + 1), &[]).is_err());
+        assert!(parse("*?[](){}^~", &[]).expect("parse").is_empty());
+        // An unclosed quote runs to the end.
+        assert_eq!(parse("\"open phrase", &[]).expect("parse").phrases.len(), 1);
+    }
+}

@@ -1,0 +1,875 @@
+//! Full-text search (DESIGN.md §6): the indexer that keeps `VELLUM_DATA_DIR/search`
+//! equal to the database by following the event log, and the grant-aware query.
+//!
+//! **Indexer.** One task per node owns the index writer. It applies the events the
+//! node's follower has applied, in order: for each entry an event names it reads the
+//! entry's current row and replaces the entry's documents (none when it is gone), so
+//! applying an event twice changes nothing. Schema events reconcile each type's plan: a
+//! type whose searchable or indexed fields changed gets a new layout and is reindexed
+//! in the background, in id order, a chunk at a time between event batches, while
+//! queries read its old documents with the old layout and new ones with the new.
+//! Changes are committed at most every `search_commit_ms` with the checkpoint (last
+//! event applied, layouts, reindex positions) as the commit payload: after a crash the
+//! index resumes from its last commit. A missing, unreadable or outdated index (or one
+//! behind the pruned part of the log) is rebuilt from the database, logged as it goes.
+//!
+//! **Query.** Types the caller may read (`read` for delivery, `read_drafts` for the
+//! management search), each split by ownership where the grant differs on own entries,
+//! each searching only the slots of fields readable there. Filters and facets need one
+//! type and fields readable on every entry the grant shows. Hits are read back from the
+//! database (delivery: published rows only), so a result never shows more, or older,
+//! than the entry shows now.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::schema::Value as _;
+use tokio_util::sync::CancellationToken;
+
+use super::TypeCache;
+use super::content::owns;
+use super::follower::Follower;
+use crate::authz::{Authz, Grant, Principal};
+use crate::config::Settings;
+use crate::domain::access::{FieldSet, Visibility};
+use crate::domain::query::{self as list_query, Surface};
+use crate::domain::schema::{ContentTypeDef, FieldType};
+use crate::error::{ApiError, ApiResult, Code, clip};
+use crate::search::analysis::language;
+use crate::search::highlight::snippet;
+use crate::search::layout::{Plan, texts};
+use crate::search::query::{self, Clause, Owner, Parsed};
+use crate::search::{
+    Checkpoint, DRAFT, FORMAT, Fresh, LayoutState, PUBLISHED, SearchIndex, TypeState, documents,
+};
+use crate::store::Store;
+use crate::store::content_types::TypeRow;
+use crate::store::entries::{self, EntryRow};
+use crate::store::events;
+
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 50;
+/// Deepest result reachable by paging (offset + limit).
+pub const MAX_DEPTH: usize = 1000;
+pub const MAX_FACETS: usize = 5;
+/// Values per facet.
+pub const FACET_SIZE: u32 = 20;
+/// Events read per batch, and entries per reindex chunk.
+const EVENT_BATCH: u64 = 500;
+const REINDEX_CHUNK: u64 = 500;
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::new(Code::InvalidSearch, msg)
+}
+
+/// One result.
+pub struct Hit {
+    pub row: EntryRow,
+    pub ty: Arc<TypeRow>,
+    pub view: Visibility,
+    pub score: f32,
+    /// Field path → snippet.
+    pub highlights: BTreeMap<String, String>,
+}
+
+pub struct Facet {
+    pub value: Value,
+    pub count: u64,
+}
+
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: u64,
+    pub next_cursor: Option<String>,
+    pub facets: BTreeMap<String, Vec<Facet>>,
+}
+
+/// A search request, parsed.
+struct Request {
+    q: String,
+    types: Option<Vec<String>>,
+    locale: Option<String>,
+    facets: Vec<String>,
+    limit: usize,
+    offset: usize,
+    filters: Vec<(String, String)>,
+}
+
+fn parse_request(params: &[(String, String)]) -> ApiResult<Request> {
+    let mut r = Request {
+        q: String::new(),
+        types: None,
+        locale: None,
+        facets: Vec::new(),
+        limit: DEFAULT_LIMIT,
+        offset: 0,
+        filters: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in params {
+        if k.starts_with("filter") {
+            r.filters.push((k.clone(), v.clone()));
+            continue;
+        }
+        if !seen.insert(k.as_str()) {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("`{}` is given twice", clip(k)),
+            ));
+        }
+        match k.as_str() {
+            "q" => r.q = v.clone(),
+            "type" => {
+                let list: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if list.len() > 50 {
+                    return Err(bad("search at most 50 types at once"));
+                }
+                r.types = Some(list);
+            }
+            "locale" => r.locale = Some(list_query::parse_locale(v)?),
+            "facets" => {
+                r.facets = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if r.facets.len() > MAX_FACETS {
+                    return Err(bad(format!("ask for at most {MAX_FACETS} facets")));
+                }
+            }
+            "limit" => {
+                r.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            Code::InvalidParameter,
+                            format!("`limit` must be 1 to {MAX_LIMIT}, got `{}`", clip(v)),
+                        )
+                    })?;
+            }
+            "cursor" => r.offset = decode_cursor(v)?,
+            _ => {
+                return Err(ApiError::new(
+                    Code::UnknownParameter,
+                    format!(
+                        "unknown query parameter `{}`; search accepts q, type, locale, filter[…], facets, limit and cursor",
+                        clip(k)
+                    ),
+                ));
+            }
+        }
+    }
+    if r.offset + r.limit > MAX_DEPTH {
+        return Err(bad(format!(
+            "search pages reach the first {MAX_DEPTH} results; narrow the query instead"
+        )));
+    }
+    Ok(r)
+}
+
+fn encode_cursor(offset: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s1:{offset}"))
+}
+
+fn decode_cursor(s: &str) -> ApiResult<usize> {
+    use base64::Engine;
+    let fail = || {
+        ApiError::new(
+            Code::InvalidCursor,
+            "`cursor` is not one this search returned; send the `next_cursor` of the last page",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .map_err(|_| fail())?;
+    let text = String::from_utf8(raw).map_err(|_| fail())?;
+    let n = text.strip_prefix("s1:").ok_or_else(fail)?;
+    n.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_DEPTH)
+        .ok_or_else(fail)
+}
+
+#[derive(Clone)]
+pub struct SearchService {
+    index: Arc<SearchIndex>,
+    fresh: Arc<std::sync::Mutex<Option<Fresh>>>,
+    store: Store,
+    authz: Authz,
+    types: TypeCache,
+    follower: Arc<Follower>,
+    settings: Arc<Settings>,
+}
+
+impl SearchService {
+    pub fn open(
+        settings: Arc<Settings>,
+        store: Store,
+        authz: Authz,
+        types: TypeCache,
+        follower: Arc<Follower>,
+    ) -> anyhow::Result<SearchService> {
+        let dir = settings.data_dir.join("search");
+        let (index, fresh) = SearchIndex::open(&dir)?;
+        Ok(SearchService {
+            index: Arc::new(index),
+            fresh: Arc::new(std::sync::Mutex::new(Some(fresh))),
+            store,
+            authz,
+            types,
+            follower,
+            settings,
+        })
+    }
+
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// Events the index has yet to apply (of those this node's follower applied), and
+    /// the types still being (re)indexed.
+    pub fn lag(&self) -> (i64, Vec<String>) {
+        let cp = self.index.checkpoint();
+        let behind = (self.follower.freshness.applied() - cp.seq).max(0);
+        (
+            behind,
+            cp.reindexing().into_iter().map(str::to_string).collect(),
+        )
+    }
+
+    // ---------------------------------------------------------------- indexer
+
+    /// Keeps the index following the log until `stop`; commits what it has on the way out.
+    pub async fn run_indexer(&self, stop: CancellationToken) {
+        let mut progress = self.follower.progress();
+        let mut indexer = Indexer {
+            svc: self.clone(),
+            cp: (*self.index.checkpoint()).clone(),
+            plans: HashMap::new(),
+            dirty: false,
+            last_commit: Instant::now(),
+            reindexed: 0,
+        };
+        let fresh = self
+            .fresh
+            .lock()
+            .map(|mut f| f.take())
+            .unwrap_or(None)
+            .unwrap_or(Fresh::No);
+        loop {
+            match indexer.start(&fresh).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "search index: cannot start; retrying in 2 s");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    }
+                }
+            }
+        }
+        let interval = Duration::from_millis(self.settings.search_commit_ms.max(10));
+        loop {
+            let more = match indexer.step().await {
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "search index: could not apply changes; retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    continue;
+                }
+            };
+            if indexer.dirty && (!more || indexer.last_commit.elapsed() >= interval) {
+                if let Err(e) = indexer.commit().await {
+                    tracing::warn!(error = %e, "search index: commit failed; retrying");
+                }
+            }
+            if more {
+                if stop.is_cancelled() {
+                    break;
+                }
+                continue;
+            }
+            // Caught up: wait for the follower, then let changes gather for a moment so
+            // a burst shares one commit.
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = progress.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let since = indexer.last_commit.elapsed();
+            if since < interval {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = tokio::time::sleep(interval - since) => {}
+                }
+            }
+        }
+        // Shutting down: keep what was applied.
+        if indexer.dirty
+            && let Err(e) = indexer.commit().await
+        {
+            tracing::warn!(error = %e, "search index: final commit failed; the next start replays it");
+        }
+    }
+
+    // ---------------------------------------------------------------- query
+
+    /// Searches published content (`Surface::Delivery`, the `read` right) or working
+    /// drafts (`Surface::Manage`, `read_drafts`).
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        surface: Surface,
+        params: &[(String, String)],
+    ) -> ApiResult<Results> {
+        let req = parse_request(params)?;
+        let action = match surface {
+            Surface::Delivery => "read",
+            Surface::Manage => "read_drafts",
+        };
+        let locales = self.types.locales();
+        if let Some(l) = &req.locale {
+            locales.check(l)?;
+        }
+        // Types in scope and what the caller may read of each.
+        let mut scope: Vec<(Arc<TypeRow>, Grant)> = Vec::new();
+        match &req.types {
+            Some(list) => {
+                for t in list {
+                    let ty = self.types.get(t)?;
+                    let grant = self.authz.check(principal, t, action)?;
+                    scope.push((ty, grant));
+                }
+            }
+            None => {
+                for ty in self.types.all() {
+                    if let Ok(g) = self.authz.check(principal, &ty.def.api_id, action) {
+                        scope.push((ty, g));
+                    }
+                }
+            }
+        }
+        let langs: Vec<_> = match &req.locale {
+            Some(l) => vec![language(l)],
+            None => {
+                let mut v: Vec<_> = locales.all().iter().map(|l| language(&l.code)).collect();
+                v.dedup();
+                v
+            }
+        };
+        let parsed = query::parse(&req.q, &langs).map_err(bad)?;
+        let f = &self.index.fields;
+        let one_type = || -> ApiResult<&(Arc<TypeRow>, Grant)> {
+            match scope.as_slice() {
+                [one] if req.types.is_some() => Ok(one),
+                _ => Err(bad(
+                    "filters and field facets need exactly one `type` (facets on `type` and `locale` work across types)",
+                )),
+            }
+        };
+        let mut filters: Vec<Box<dyn tantivy::query::Query>> = Vec::new();
+        if !req.filters.is_empty() {
+            let (ty, grant) = one_type()?;
+            let vis = Visibility {
+                surface,
+                fields: grant.list_fields().clone(),
+            };
+            let lq = list_query::parse_list_params(&ty.def, &req.filters, &vis)?;
+            if let Some(flt) = &lq.filter {
+                let plan = Plan::of(&ty.def);
+                filters.push(
+                    query::filter(f, &plan.fast, flt)
+                        .map_err(|m| ApiError::new(Code::InvalidFilter, m))?,
+                );
+            }
+        }
+        // Facets: (name, field path in the index).
+        let mut facets: Vec<(String, String)> = Vec::new();
+        for name in &req.facets {
+            match name.as_str() {
+                "type" | "locale" => facets.push((name.clone(), name.clone())),
+                _ => {
+                    let (ty, grant) = one_type()?;
+                    let def = &ty.def;
+                    let field = def.field(name).ok_or_else(|| {
+                        bad(format!(
+                            "`{}` has no field `{}` to count",
+                            def.api_id,
+                            clip(name)
+                        ))
+                    })?;
+                    let vis = Visibility {
+                        surface,
+                        fields: grant.list_fields().clone(),
+                    };
+                    if !vis.can_read(field) {
+                        return Err(list_query::unreadable(name, "facet"));
+                    }
+                    if !field.indexed
+                        || !matches!(
+                            field.ty,
+                            FieldType::Enum
+                                | FieldType::Boolean
+                                | FieldType::Integer
+                                | FieldType::Text
+                                | FieldType::Slug
+                                | FieldType::Email
+                        )
+                    {
+                        return Err(bad(format!(
+                            "`{}` cannot be counted: facets take `indexed` enum, boolean, integer and short text fields",
+                            clip(name)
+                        )));
+                    }
+                    facets.push((name.clone(), query::value_path(name)));
+                }
+            }
+        }
+        let cp = self.index.checkpoint();
+        let user = principal.user_id().map(str::to_string);
+        let mut clauses = Vec::new();
+        for (ty, grant) in &scope {
+            let Some(state) = cp.types.get(&ty.def.api_id) else {
+                continue;
+            };
+            let mut push =
+                |owner: Owner, fields: &FieldSet, filters: &[Box<dyn tantivy::query::Query>]| {
+                    let vis = Visibility {
+                        surface,
+                        fields: fields.clone(),
+                    };
+                    for layout in &state.layouts {
+                        clauses.push(Clause {
+                            type_id: ty.def.api_id.clone(),
+                            layout: layout.id,
+                            slots: readable_slots(&ty.def, layout, &vis),
+                            owner: owner.clone(),
+                            filters: filters.iter().map(|q| q.box_clone()).collect(),
+                        });
+                    }
+                };
+            match (&grant.any, &user) {
+                (None, None) => {}
+                (None, Some(u)) => push(Owner::Only(u.clone()), &grant.own, &filters),
+                (Some(any), Some(u)) if *any != grant.own => {
+                    push(Owner::Only(u.clone()), &grant.own, &filters);
+                    push(Owner::NotBy(u.clone()), any, &filters);
+                }
+                (Some(any), _) => push(Owner::Anyone, any, &filters),
+            }
+        }
+        let surface_term = match surface {
+            Surface::Delivery => PUBLISHED,
+            Surface::Manage => DRAFT,
+        };
+        let tq = query::build(f, &parsed, surface_term, req.locale.as_deref(), clauses);
+        let searcher = self.index.searcher();
+        let top = TopDocs::with_limit(req.limit)
+            .and_offset(req.offset)
+            .order_by_score();
+        let (top, total, aggs) = if facets.is_empty() {
+            let (top, total) = searcher
+                .search(&tq, &(top, Count))
+                .map_err(ApiError::internal)?;
+            (top, total, None)
+        } else {
+            let mut spec = serde_json::Map::new();
+            for (name, path) in &facets {
+                spec.insert(
+                    name.clone(),
+                    serde_json::json!({"terms": {"field": path, "size": FACET_SIZE}}),
+                );
+            }
+            let aggs: tantivy::aggregation::agg_req::Aggregations =
+                serde_json::from_value(Value::Object(spec)).map_err(ApiError::internal)?;
+            let collector =
+                tantivy::aggregation::AggregationCollector::from_aggs(aggs, Default::default());
+            let (top, total, agg) = searcher
+                .search(&tq, &(top, Count, collector))
+                .map_err(ApiError::internal)?;
+            (
+                top,
+                total,
+                Some(serde_json::to_value(agg).map_err(ApiError::internal)?),
+            )
+        };
+        // Ids of the hits, then their rows, a statement per type.
+        let mut order: Vec<(String, String, f32)> = Vec::with_capacity(top.len());
+        for (score, addr) in &top {
+            let d: tantivy::TantivyDocument = searcher.doc(*addr).map_err(ApiError::internal)?;
+            let text = |field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            order.push((text(f.type_id), text(f.id), *score));
+        }
+        let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (t, id, _) in &order {
+            by_type.entry(t.as_str()).or_default().push(id.as_str());
+        }
+        let mut rows: HashMap<String, EntryRow> = HashMap::new();
+        for (t, ids) in by_type {
+            let found =
+                entries::get_many(&self.store, t, &ids, surface == Surface::Delivery).await?;
+            rows.extend(found.into_iter().map(|r| (r.id.clone(), r)));
+        }
+        let mut hits = Vec::with_capacity(order.len());
+        for (t, id, score) in order {
+            let Some(row) = rows.remove(&id) else {
+                continue; // gone or unpublished since the last commit
+            };
+            let Some((ty, grant)) = scope.iter().find(|(ty, _)| ty.def.api_id == t) else {
+                continue;
+            };
+            let Some(fields) = grant.fields_for(owns(principal, &row)) else {
+                continue;
+            };
+            let view = Visibility {
+                surface,
+                fields: fields.clone(),
+            };
+            let highlights = if parsed.is_empty() {
+                BTreeMap::new()
+            } else {
+                highlight(&ty.def, &row, &view, &parsed)
+            };
+            hits.push(Hit {
+                row,
+                ty: ty.clone(),
+                view,
+                score,
+                highlights,
+            });
+        }
+        let total = total as u64;
+        let next = req.offset + req.limit;
+        let next_cursor = (top.len() == req.limit && (next as u64) < total && next < MAX_DEPTH)
+            .then(|| encode_cursor(next));
+        let mut facet_out = BTreeMap::new();
+        if let Some(aggs) = aggs {
+            for (name, _) in &facets {
+                let buckets = aggs[name]["buckets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                facet_out.insert(
+                    name.clone(),
+                    buckets
+                        .into_iter()
+                        .map(|b| Facet {
+                            value: b
+                                .get("key_as_string")
+                                .cloned()
+                                .unwrap_or_else(|| b["key"].clone()),
+                            count: b["doc_count"].as_u64().unwrap_or(0),
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(Results {
+            hits,
+            total,
+            next_cursor,
+            facets: facet_out,
+        })
+    }
+}
+
+/// The slots of a layout whose fields `vis` may read (with their boosts).
+fn readable_slots(
+    def: &ContentTypeDef,
+    layout: &LayoutState,
+    vis: &Visibility,
+) -> Vec<(usize, f32)> {
+    layout
+        .paths
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, top, _))| def.field(top).is_some_and(|fd| vis.can_read(fd)))
+        .map(|(i, (_, _, boost))| (i, *boost))
+        .collect()
+}
+
+/// Snippets of the readable searchable fields of the shown surface that match.
+fn highlight(
+    def: &ContentTypeDef,
+    row: &EntryRow,
+    view: &Visibility,
+    parsed: &Parsed,
+) -> BTreeMap<String, String> {
+    let data = match view.surface {
+        Surface::Delivery => row.published.as_ref().unwrap_or(&Value::Null),
+        Surface::Manage => &row.draft,
+    };
+    let lang = language(&row.locale);
+    let mut out = BTreeMap::new();
+    for p in Plan::of(def).paths {
+        if !def.field(&p.top).is_some_and(|f| view.can_read(f)) {
+            continue;
+        }
+        if let Some(s) = texts(data, &p.path, p.ty)
+            .iter()
+            .find_map(|t| snippet(t, parsed, lang))
+        {
+            out.insert(p.path, s);
+        }
+    }
+    out
+}
+
+/// The indexer's working state (one per node, inside `run_indexer`).
+struct Indexer {
+    svc: SearchService,
+    /// What the next commit will record.
+    cp: Checkpoint,
+    /// How each type is indexed now (as recorded in `cp`).
+    plans: HashMap<String, (Arc<TypeRow>, Plan)>,
+    dirty: bool,
+    last_commit: Instant,
+    reindexed: u64,
+}
+
+impl Indexer {
+    fn index(&self) -> Arc<SearchIndex> {
+        self.svc.index.clone()
+    }
+
+    /// Rebuilds when the index is new or cannot follow on from its checkpoint.
+    async fn start(&mut self, fresh: &Fresh) -> ApiResult<()> {
+        let db = self.svc.store.db();
+        let pruned = events::pruned_through(db).await?;
+        let why = match fresh {
+            Fresh::Missing => Some("there is none yet".to_string()),
+            Fresh::Unreadable(w) => Some(format!("the one there was unreadable ({w})")),
+            Fresh::No if self.cp.seq < pruned => Some(format!(
+                "it is behind the event log's pruned part (at {}, pruned through {pruned})",
+                self.cp.seq
+            )),
+            Fresh::No => None,
+        };
+        if let Some(why) = why {
+            tracing::info!(reason = %why, "search index: building it from the database");
+            // Read before the walk: changes during it arrive as events after this.
+            let seq = events::last_seq(db).await?;
+            let index = self.index();
+            tokio::task::spawn_blocking(move || index.delete_all())
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            self.cp = Checkpoint {
+                format: FORMAT,
+                seq,
+                types: BTreeMap::new(),
+            };
+            self.dirty = true;
+        }
+        self.reconcile();
+        Ok(())
+    }
+
+    /// Brings every type's plan and layouts in line with the content types in memory:
+    /// new and changed types are (re)indexed, deleted ones dropped.
+    fn reconcile(&mut self) {
+        let types = self.svc.types.all();
+        for ty in &types {
+            let plan = Plan::of(&ty.def);
+            let name = ty.def.api_id.clone();
+            let layout = LayoutState::of(&plan);
+            match self.cp.types.get_mut(&name) {
+                None => {
+                    self.cp.types.insert(
+                        name.clone(),
+                        TypeState {
+                            signature: plan.signature,
+                            layouts: vec![layout],
+                            reindex_after: Some(String::new()),
+                        },
+                    );
+                    self.dirty = true;
+                }
+                Some(state) => {
+                    if state.layouts.first().map(|l| l.id) == Some(layout.id) {
+                        // Same slots; boosts are read at query time.
+                        if state.layouts[0] != layout {
+                            state.layouts[0] = layout;
+                            self.dirty = true;
+                        }
+                    } else {
+                        state.layouts.retain(|l| l.id != layout.id);
+                        state.layouts.insert(0, layout);
+                        self.dirty = true;
+                    }
+                    if state.signature != plan.signature {
+                        state.signature = plan.signature;
+                        state.reindex_after = Some(String::new());
+                        self.dirty = true;
+                    }
+                }
+            }
+            if self.cp.types[&name].reindex_after.as_deref() == Some("") {
+                tracing::info!(content_type = %name, "search index: indexing the type's entries");
+            }
+            self.plans.insert(name, (ty.clone(), plan));
+        }
+        let gone: Vec<String> = self
+            .cp
+            .types
+            .keys()
+            .filter(|k| !types.iter().any(|t| &t.def.api_id == *k))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.svc.index.delete_type(&name);
+            self.cp.types.remove(&name);
+            self.plans.remove(&name);
+            self.dirty = true;
+        }
+    }
+
+    /// Applies one batch of events, or one chunk of reindexing. Returns whether more
+    /// work is ready at once.
+    async fn step(&mut self) -> ApiResult<bool> {
+        let target = self.svc.follower.freshness.applied();
+        if self.cp.seq < target {
+            let batch = events::list_after(self.svc.store.db(), self.cp.seq, EVENT_BATCH).await?;
+            let batch: Vec<_> = batch.into_iter().filter(|e| e.seq <= target).collect();
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                return Ok(false);
+            };
+            if batch.iter().any(|e| e.resource == "content_type")
+                || batch.iter().any(|e| {
+                    e.content_type
+                        .as_ref()
+                        .is_some_and(|t| !self.plans.contains_key(t))
+                })
+            {
+                self.reconcile();
+            }
+            let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for e in &batch {
+                if e.resource != "entry" {
+                    continue;
+                }
+                if let (Some(t), Some(id)) = (&e.content_type, &e.entry_id) {
+                    let ids = by_type.entry(t.clone()).or_default();
+                    if !ids.contains(id) {
+                        ids.push(id.clone());
+                    }
+                }
+            }
+            for (t, ids) in by_type {
+                self.write_entries(&t, ids).await?;
+            }
+            self.cp.seq = last;
+            self.dirty = true;
+            return Ok(batch.len() as u64 == EVENT_BATCH || last < target);
+        }
+        // Caught up with the log: reindex a chunk, if a type needs it.
+        let Some(name) = self
+            .cp
+            .types
+            .iter()
+            .find(|(_, s)| s.reindex_after.is_some())
+            .map(|(k, _)| k.clone())
+        else {
+            return Ok(false);
+        };
+        let after = self.cp.types[&name]
+            .reindex_after
+            .clone()
+            .unwrap_or_default();
+        let rows = entries::page_of_type(self.svc.store.db(), &name, &after, REINDEX_CHUNK).await?;
+        let done = (rows.len() as u64) < REINDEX_CHUNK;
+        let last = rows.last().map(|r| r.id.clone());
+        let n = rows.len() as u64;
+        self.write_rows(&name, rows.iter().map(|r| r.id.clone()).collect(), rows)
+            .await?;
+        self.reindexed += n;
+        let state = self.cp.types.get_mut(&name).ok_or_else(|| {
+            ApiError::internal("search index: a type being reindexed vanished from the checkpoint")
+        })?;
+        if done {
+            state.reindex_after = None;
+            let keep = state.layouts[0].id;
+            state.layouts.truncate(1);
+            let index = self.index();
+            let t = name.clone();
+            tokio::task::spawn_blocking(move || index.delete_other_layouts(&t, keep))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            tracing::info!(content_type = %name, entries = self.reindexed, "search index: type indexed");
+            self.reindexed = 0;
+        } else {
+            state.reindex_after = last;
+            if self.reindexed % 10_000 < REINDEX_CHUNK {
+                tracing::info!(content_type = %name, entries = self.reindexed, "search index: indexing");
+            }
+        }
+        self.dirty = true;
+        Ok(true)
+    }
+
+    /// Replaces the documents of these entries of a type with what the database holds.
+    async fn write_entries(&mut self, type_id: &str, ids: Vec<String>) -> ApiResult<()> {
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(200) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            rows.extend(entries::get_many(self.svc.store.db(), type_id, &refs, false).await?);
+        }
+        self.write_rows(type_id, ids, rows).await
+    }
+
+    async fn write_rows(
+        &mut self,
+        type_id: &str,
+        ids: Vec<String>,
+        rows: Vec<EntryRow>,
+    ) -> ApiResult<()> {
+        let index = self.index();
+        let plan = self.plans.get(type_id).map(|(_, p)| p.clone());
+        tokio::task::spawn_blocking(move || {
+            let docs = match &plan {
+                // A type deleted meanwhile: its documents go, none come back.
+                None => Vec::new(),
+                Some(plan) => rows
+                    .iter()
+                    .flat_map(|r| documents(&index.fields, plan, r))
+                    .collect(),
+            };
+            index.replace(&ids, docs)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+    }
+
+    async fn commit(&mut self) -> ApiResult<()> {
+        let index = self.index();
+        let cp = self.cp.clone();
+        tokio::task::spawn_blocking(move || index.commit(cp))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        self.dirty = false;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+}
