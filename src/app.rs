@@ -201,6 +201,18 @@ fn routes(
         services.authz.clone(),
     ));
     let doc_for_allow = doc.clone();
+    // Requests are counted under the route templates of the spec (bounded labels).
+    let spec: serde_json::Value = serde_json::from_str(&service.spec()).unwrap_or_default();
+    let mut templates: Vec<String> = spec["paths"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    templates
+        .extend(["/openapi.json", "/docs", "/healthz", "/readyz", "/metrics"].map(str::to_string));
+    services.metrics.set_routes(crate::metrics::Routes::new(
+        templates.iter().map(String::as_str),
+    ));
+    let metrics = services.metrics.clone();
     let server_timing = services.settings.server_timing;
     let limit = services.settings.max_body_bytes;
     let guarded = service
@@ -217,6 +229,7 @@ fn routes(
     Route::new()
         .at("/healthz", get(api::ops::healthz))
         .at("/readyz", get(api::ops::readyz))
+        .at("/metrics", get(api::ops::metrics))
         .nest("/", limited)
         // One Arc per request: poem clones the data into every request.
         .data(Arc::new(services.clone()))
@@ -229,7 +242,13 @@ fn routes(
             .into_response()
         }))
         .around(move |ep, req| {
-            api::middleware::request_id(ep, req, doc_for_allow.clone(), server_timing)
+            api::middleware::request_id(
+                ep,
+                req,
+                doc_for_allow.clone(),
+                server_timing,
+                metrics.clone(),
+            )
         })
         .boxed()
 }

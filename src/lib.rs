@@ -6,6 +6,7 @@ pub mod authz;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod search;
 pub mod server;
 pub mod services;

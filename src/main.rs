@@ -28,6 +28,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Rebuild the search index from the database (or one type's part of it), with
+    /// progress. Never needed in normal operation: the server rebuilds a missing or damaged
+    /// index by itself. Stop the server first: the index belongs to one process.
+    Reindex {
+        /// Only this content type.
+        #[arg(long = "type")]
+        type_id: Option<String>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -85,6 +93,36 @@ async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Reindex { type_id } => {
+            let store = open_store(&settings).await?;
+            let services = Services::build(std::sync::Arc::new(settings), store).await?;
+            let started = std::time::Instant::now();
+            let progress = |done: u64, total: u64| {
+                use std::io::Write as _;
+                let pct = (done * 100).checked_div(total).unwrap_or(100).min(100);
+                let filled = (pct / 5) as usize;
+                let mut err = std::io::stderr();
+                let _ = write!(
+                    err,
+                    "\rindexing [{}{}] {done}/{total} entries ({pct}%)",
+                    "#".repeat(filled),
+                    " ".repeat(20 - filled)
+                );
+                let _ = err.flush();
+            };
+            let n = services
+                .search
+                .reindex(type_id.as_deref(), progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            eprintln!();
+            println!(
+                "indexed {n} entries in {:.1} s ({} documents in the index)",
+                started.elapsed().as_secs_f64(),
+                services.search.index().num_docs()
+            );
+            Ok(())
+        }
         Command::User {
             command: UserCommand::Create { email, admin, role },
         } => {
@@ -101,7 +139,7 @@ async fn run() -> anyhow::Result<()> {
                 }
             };
             let store = open_store(&settings).await?;
-            let services = Services::build(std::sync::Arc::new(settings), store).await?;
+            let services = Services::build_offline(std::sync::Arc::new(settings), store).await?;
             let role = if admin {
                 "admin".to_string()
             } else {

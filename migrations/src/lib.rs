@@ -17,6 +17,7 @@ mod m0010_scoped_field_indexes;
 mod m0011_sync_index;
 mod m0012_published_slug_lookup;
 mod m0013_locales;
+mod m0014_search_queries;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_sync_index::Migration),
             Box::new(m0012_published_slug_lookup::Migration),
             Box::new(m0013_locales::Migration),
+            Box::new(m0014_search_queries::Migration),
         ]
     }
 }

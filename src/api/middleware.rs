@@ -42,6 +42,7 @@ pub async fn request_id<E: Endpoint>(
     req: Request,
     doc: Arc<DocSource>,
     server_timing: bool,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> poem::Result<Response> {
     let incoming = req
         .headers()
@@ -59,6 +60,7 @@ pub async fn request_id<E: Endpoint>(
     let started = Instant::now();
     // A clone of the URI shares its bytes: no copy on the way in.
     let uri = req.uri().clone();
+    let method = req.method().clone();
     let work = async move {
         let mut resp = match check_host(&req) {
             Err(e) => poem::error::ResponseError::as_response(&e),
@@ -76,7 +78,9 @@ pub async fn request_id<E: Endpoint>(
             }
         }
         let status = resp.status().as_u16();
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let took = started.elapsed();
+        let ms = took.as_secs_f64() * 1000.0;
+        metrics.http(method.as_str(), uri.path(), status, took);
         let queries = crate::store::STATEMENTS.try_with(|n| n.get()).unwrap_or(0);
         if status >= 500 {
             tracing::warn!(status, ms, queries, "request failed");

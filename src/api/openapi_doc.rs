@@ -140,7 +140,7 @@ impl DocSource {
             let resource = match rest.split('/').next().unwrap_or_default() {
                 "entries" | "schedules" | "trash" | "query" | "search" => return manages_entries,
                 "content-types" => "schema",
-                "events" => "audit",
+                "events" | "stats" => "audit",
                 // Listed for every role that writes entries (they pick a locale).
                 "locales" if manages_entries => return true,
                 other => other,

@@ -47,6 +47,37 @@ pub struct SearchFacetValue {
     pub count: i64,
 }
 
+/// A query and how often it was searched (or found nothing).
+#[derive(Object)]
+#[oai(rename = "SearchQueryCount")]
+pub struct SearchQueryCount {
+    /// The query as counted: trimmed, lower-case, single spaces, at most 100 characters.
+    pub query: String,
+    pub count: i64,
+}
+
+/// One day of searches (UTC).
+#[derive(Object)]
+#[oai(rename = "SearchDayStats")]
+pub struct SearchDayStats {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Searches answered that day (first pages; delivery and management).
+    pub searches: i64,
+    pub without_results: i64,
+    /// The most searched queries.
+    pub top: Vec<SearchQueryCount>,
+    /// The queries that most often found nothing.
+    pub no_results: Vec<SearchQueryCount>,
+}
+
+/// Search statistics per day, newest first (days without searches are left out).
+#[derive(Object)]
+#[oai(rename = "SearchStats")]
+pub struct SearchStats {
+    pub days: Vec<SearchDayStats>,
+}
+
 /// A page of results, best first.
 #[derive(Object)]
 #[oai(rename = "SearchResults")]
@@ -198,6 +229,58 @@ impl SearchApi {
             .await?;
         Ok(Typed::wrap(
             Reply::json(&body(&results)).header("cache-control", "private, no-store"),
+        ))
+    }
+
+    /// Search statistics for the dashboard: per day, how many searches, how many found
+    /// nothing, the top queries and the top queries without results (the `audit` right).
+    #[oai(
+        path = "/api/v1/manage/stats/search",
+        method = "get",
+        operation_id = "searchStats",
+        tag = "Tag::Entries"
+    )]
+    async fn stats(
+        &self,
+        auth: Auth,
+        /// Days back from today, 1 to 90 (default 7).
+        days: Query<Option<i64>>,
+        /// Queries per list, 1 to 100 (default 10).
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<Body<SearchStats>> {
+        let days = days.0.unwrap_or(7);
+        let limit = limit.0.unwrap_or(10);
+        if !(1..=crate::services::search::STATS_DAYS).contains(&days) || !(1..=100).contains(&limit)
+        {
+            return Err(crate::error::ApiError::new(
+                crate::error::Code::InvalidParameter,
+                "`days` must be 1 to 90 and `limit` 1 to 100",
+            ));
+        }
+        let stats = self
+            .services
+            .search
+            .stats(&auth.0, days, limit as u64)
+            .await?;
+        let counts = |v: &[(String, i64)]| -> Vec<Value> {
+            v.iter()
+                .map(|(q, n)| json!({"query": q, "count": n}))
+                .collect()
+        };
+        let days: Vec<Value> = stats
+            .iter()
+            .map(|d| {
+                json!({
+                    "day": d.day,
+                    "searches": d.searches,
+                    "without_results": d.without_results,
+                    "top": counts(&d.top),
+                    "no_results": counts(&d.no_results),
+                })
+            })
+            .collect();
+        Ok(Typed::wrap(
+            Reply::json(&json!({ "days": days })).header("cache-control", "private, no-store"),
         ))
     }
 }

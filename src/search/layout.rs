@@ -195,7 +195,7 @@ pub fn texts(data: &Value, path: &str, ty: FieldType) -> Vec<String> {
         for v in values {
             match v.get(seg) {
                 Some(Value::Array(items)) => {
-                    next.extend(items.iter().filter_map(|i| (!i.is_null()).then_some(i)));
+                    next.extend(items.iter().filter(|i| !i.is_null()));
                 }
                 Some(x) if !x.is_null() => next.push(x),
                 _ => {}

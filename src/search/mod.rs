@@ -180,10 +180,7 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> anyhow::Result<(SearchIndex, Fresh)> {
         let (schema, fields) = schema();
         let opened = if dir.join("meta.json").exists() {
-            match Self::try_open(dir, &schema) {
-                Ok(found) => Ok(found),
-                Err(why) => Err(why),
-            }
+            Self::try_open(dir, &schema)
         } else {
             Err(String::new())
         };
@@ -242,6 +239,32 @@ impl SearchIndex {
             },
             fresh,
         ))
+    }
+
+    /// An empty index in memory, for commands that build the services without serving
+    /// (`vellum user create`): the node's index on disk belongs to its server.
+    pub fn in_memory() -> anyhow::Result<SearchIndex> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        let writer: IndexWriter = index
+            .writer_with_num_threads(1, 15_000_000)
+            .map_err(tantivy_err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .num_warming_threads(0)
+            .try_into()
+            .map_err(tantivy_err)?;
+        Ok(SearchIndex {
+            reader,
+            fields,
+            writer: Mutex::new(writer),
+            committed: ArcSwap::from_pointee(Checkpoint {
+                format: FORMAT,
+                ..Checkpoint::default()
+            }),
+            dir: PathBuf::new(),
+        })
     }
 
     fn try_open(dir: &Path, schema: &Schema) -> Result<(Index, Checkpoint), String> {

@@ -110,10 +110,27 @@ pub struct Services {
     pub follower: Arc<follower::Follower>,
     pub sync: sync::SyncService,
     pub search: search::SearchService,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Services {
+    /// The services of a serving node.
     pub async fn build(settings: Arc<Settings>, store: Store) -> anyhow::Result<Services> {
+        Self::build_with(settings, store, false).await
+    }
+
+    /// The services for a command that does not serve (`vellum user create`): the same,
+    /// but the search index is a throwaway in memory, so it runs beside a server that
+    /// holds the index on disk.
+    pub async fn build_offline(settings: Arc<Settings>, store: Store) -> anyhow::Result<Services> {
+        Self::build_with(settings, store, true).await
+    }
+
+    async fn build_with(
+        settings: Arc<Settings>,
+        store: Store,
+        offline: bool,
+    ) -> anyhow::Result<Services> {
         admin::seed_roles(&store).await?;
         crate::store::locales::ensure(store.db(), &settings.default_locale).await?;
         // Read before the caches load, so the follower re-applies anything after it.
@@ -138,7 +155,10 @@ impl Services {
             settings.clone(),
         )
         .await?;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let search = search::SearchService::open(
+            offline,
+            metrics.clone(),
             settings.clone(),
             store.clone(),
             authz.clone(),
@@ -163,6 +183,7 @@ impl Services {
             follower,
             sync,
             search,
+            metrics,
             settings,
             store,
             authz,
@@ -189,7 +210,8 @@ impl Services {
             self.content.run_scheduler(stop.clone()),
             self.content.run_trash_sweeper(stop.clone()),
             self.sync.run_event_sweeper(stop.clone()),
-            self.search.run_indexer(stop),
+            self.search.run_indexer(stop.clone()),
+            self.search.run_stats_flusher(stop),
         );
     }
 }

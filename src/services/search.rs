@@ -211,18 +211,59 @@ pub struct SearchService {
     types: TypeCache,
     follower: Arc<Follower>,
     settings: Arc<Settings>,
+    metrics: Arc<crate::metrics::Metrics>,
+    stats: Arc<std::sync::Mutex<HashMap<StatsKey, (i64, i64)>>>,
+}
+
+/// (day, surface, normalized query).
+type StatsKey = (String, &'static str, String);
+
+/// Distinct (day, surface, query) kept in memory between flushes; beyond it new queries
+/// are not counted until the next flush (a flood of unique queries costs no memory).
+const STATS_MAX_KEYS: usize = 10_000;
+/// Days of search statistics kept.
+pub const STATS_DAYS: i64 = 90;
+
+/// A query as statistics count it: trimmed, lower-case, single spaces, at most 100
+/// characters; `None` for an empty one.
+pub fn normalize_query(q: &str) -> Option<String> {
+    let s: String = q
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+        .chars()
+        .take(100)
+        .collect();
+    (!s.is_empty()).then_some(s)
+}
+
+/// One day of search statistics.
+pub struct DayStats {
+    pub day: String,
+    pub searches: i64,
+    pub without_results: i64,
+    pub top: Vec<(String, i64)>,
+    pub no_results: Vec<(String, i64)>,
 }
 
 impl SearchService {
+    /// The node's index in `data_dir/search`, or (`offline`: a command that does not
+    /// serve) an empty one in memory, leaving the one on disk to the server.
     pub fn open(
+        offline: bool,
+        metrics: Arc<crate::metrics::Metrics>,
         settings: Arc<Settings>,
         store: Store,
         authz: Authz,
         types: TypeCache,
         follower: Arc<Follower>,
     ) -> anyhow::Result<SearchService> {
-        let dir = settings.data_dir.join("search");
-        let (index, fresh) = SearchIndex::open(&dir)?;
+        let (index, fresh) = if offline {
+            (SearchIndex::in_memory()?, Fresh::No)
+        } else {
+            SearchIndex::open(&settings.data_dir.join("search"))?
+        };
         Ok(SearchService {
             index: Arc::new(index),
             fresh: Arc::new(std::sync::Mutex::new(Some(fresh))),
@@ -231,6 +272,8 @@ impl SearchService {
             types,
             follower,
             settings,
+            metrics,
+            stats: Arc::default(),
         })
     }
 
@@ -261,6 +304,7 @@ impl SearchService {
             dirty: false,
             last_commit: Instant::now(),
             reindexed: 0,
+            done: 0,
         };
         let fresh = self
             .fresh
@@ -293,10 +337,11 @@ impl SearchService {
                     continue;
                 }
             };
-            if indexer.dirty && (!more || indexer.last_commit.elapsed() >= interval) {
-                if let Err(e) = indexer.commit().await {
-                    tracing::warn!(error = %e, "search index: commit failed; retrying");
-                }
+            if indexer.dirty
+                && (!more || indexer.last_commit.elapsed() >= interval)
+                && let Err(e) = indexer.commit().await
+            {
+                tracing::warn!(error = %e, "search index: commit failed; retrying");
             }
             if more {
                 if stop.is_cancelled() {
@@ -327,11 +372,199 @@ impl SearchService {
         }
     }
 
+    /// `vellum reindex`: rewrites every document (or those of one type) from the
+    /// database, in this process (the index must not be in use by a server), reporting
+    /// `(done, total)` as it goes; returns the entries written.
+    pub async fn reindex(
+        &self,
+        type_id: Option<&str>,
+        progress: impl Fn(u64, u64),
+    ) -> ApiResult<u64> {
+        let mut indexer = Indexer {
+            svc: self.clone(),
+            cp: (*self.index.checkpoint()).clone(),
+            plans: HashMap::new(),
+            dirty: false,
+            last_commit: Instant::now(),
+            reindexed: 0,
+            done: 0,
+        };
+        let fresh = self
+            .fresh
+            .lock()
+            .map(|mut f| f.take())
+            .unwrap_or(None)
+            .unwrap_or(Fresh::No);
+        indexer.start(&fresh).await?;
+        let db = self.store.db();
+        let total = match type_id {
+            Some(t) => {
+                self.types.get(t)?;
+                let state = indexer.cp.types.get_mut(t).ok_or_else(|| {
+                    ApiError::internal("search index: a known type has no checkpoint entry")
+                })?;
+                state.reindex_after = Some(String::new());
+                entries::count_of_type(db, t).await?
+            }
+            None => {
+                indexer.clear().await?;
+                indexer.reconcile();
+                let mut n = 0;
+                for t in self.types.all() {
+                    n += entries::count_of_type(db, &t.def.api_id).await?;
+                }
+                n
+            }
+        };
+        let total = u64::try_from(total).unwrap_or(0);
+        progress(0, total);
+        while indexer.step().await? {
+            if indexer.last_commit.elapsed() >= Duration::from_secs(5) {
+                indexer.commit().await?;
+            }
+            progress(indexer.done.min(total), total);
+        }
+        indexer.commit().await?;
+        progress(indexer.done.min(total), total);
+        Ok(indexer.done)
+    }
+
     // ---------------------------------------------------------------- query
 
     /// Searches published content (`Surface::Delivery`, the `read` right) or working
     /// drafts (`Surface::Manage`, `read_drafts`).
     pub async fn search(
+        &self,
+        principal: &Principal,
+        surface: Surface,
+        params: &[(String, String)],
+    ) -> ApiResult<Results> {
+        let started = Instant::now();
+        let results = self.run_search(principal, surface, params).await?;
+        self.metrics
+            .search(surface == Surface::Manage, results.total, started.elapsed());
+        if let Some(q) = params
+            .iter()
+            .find(|(k, _)| k == "q")
+            .and_then(|(_, v)| normalize_query(v))
+            && !params.iter().any(|(k, _)| k == "cursor")
+        {
+            self.count_query(surface, q, results.total == 0);
+        }
+        Ok(results)
+    }
+
+    fn count_query(&self, surface: Surface, q: String, empty: bool) {
+        let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let surface = match surface {
+            Surface::Delivery => "delivery",
+            Surface::Manage => "manage",
+        };
+        if let Ok(mut m) = self.stats.lock() {
+            let full = m.len() >= STATS_MAX_KEYS;
+            let key = (day, surface, q);
+            match m.get_mut(&key) {
+                Some(c) => {
+                    c.0 += 1;
+                    c.1 += i64::from(empty);
+                }
+                None if !full => {
+                    m.insert(key, (1, i64::from(empty)));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Writes the counted queries (and forgets days past [`STATS_DAYS`]).
+    pub async fn flush_stats(&self) -> ApiResult<()> {
+        let batch: Vec<(StatsKey, (i64, i64))> = match self.stats.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let written = async {
+            let tx = self.store.write().await?;
+            for ((day, surface, query), (searches, without_results)) in &batch {
+                crate::store::search_stats::add(
+                    &tx.txn,
+                    &crate::store::search_stats::Counted {
+                        day: day.clone(),
+                        surface,
+                        query: query.clone(),
+                        searches: *searches,
+                        without_results: *without_results,
+                    },
+                )
+                .await?;
+            }
+            let before = (chrono::Utc::now() - chrono::Duration::days(STATS_DAYS))
+                .format("%Y-%m-%d")
+                .to_string();
+            crate::store::search_stats::prune(&tx.txn, &before).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = written {
+            // Put them back for the next flush.
+            if let Ok(mut m) = self.stats.lock() {
+                for (k, (n, z)) in batch {
+                    let c = m.entry(k).or_insert((0, 0));
+                    c.0 += n;
+                    c.1 += z;
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Flushes the statistics every 30 s, and once more at `stop`.
+    pub async fn run_stats_flusher(&self, stop: CancellationToken) {
+        loop {
+            let stopping = tokio::select! {
+                _ = stop.cancelled() => true,
+                _ = tokio::time::sleep(Duration::from_secs(30)) => false,
+            };
+            if let Err(e) = self.flush_stats().await {
+                tracing::warn!(error = %e.message, "search statistics: could not write them; they are kept for the next try");
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    /// Search statistics of the last `days` days, newest first (the `audit` right: what
+    /// people look for is about people).
+    pub async fn stats(
+        &self,
+        principal: &Principal,
+        days: i64,
+        limit: u64,
+    ) -> ApiResult<Vec<DayStats>> {
+        self.authz.check(principal, "audit", "read")?;
+        self.flush_stats().await?;
+        let since = (chrono::Utc::now() - chrono::Duration::days(days.clamp(1, STATS_DAYS) - 1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let db = self.store.db();
+        let mut out = Vec::new();
+        for t in crate::store::search_stats::totals(db, &since).await? {
+            out.push(DayStats {
+                top: crate::store::search_stats::top(db, &t.day, false, limit).await?,
+                no_results: crate::store::search_stats::top(db, &t.day, true, limit).await?,
+                day: t.day,
+                searches: t.searches,
+                without_results: t.without_results,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn run_search(
         &self,
         principal: &Principal,
         surface: Surface,
@@ -644,6 +877,8 @@ struct Indexer {
     dirty: bool,
     last_commit: Instant,
     reindexed: u64,
+    /// Entries (re)indexed since this indexer started.
+    done: u64,
 }
 
 impl Indexer {
@@ -666,21 +901,28 @@ impl Indexer {
         };
         if let Some(why) = why {
             tracing::info!(reason = %why, "search index: building it from the database");
-            // Read before the walk: changes during it arrive as events after this.
-            let seq = events::last_seq(db).await?;
-            let index = self.index();
-            tokio::task::spawn_blocking(move || index.delete_all())
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
-            self.cp = Checkpoint {
-                format: FORMAT,
-                seq,
-                types: BTreeMap::new(),
-            };
-            self.dirty = true;
+            self.clear().await?;
         }
         self.reconcile();
+        Ok(())
+    }
+
+    /// Empties the index; reconciling then queues every type for indexing.
+    async fn clear(&mut self) -> ApiResult<()> {
+        // Read before the walk: changes during it arrive as events after this.
+        let seq = events::last_seq(self.svc.store.db()).await?;
+        let index = self.index();
+        tokio::task::spawn_blocking(move || index.delete_all())
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        self.cp = Checkpoint {
+            format: FORMAT,
+            seq,
+            types: BTreeMap::new(),
+        };
+        self.plans.clear();
+        self.dirty = true;
         Ok(())
     }
 
@@ -802,6 +1044,7 @@ impl Indexer {
         self.write_rows(&name, rows.iter().map(|r| r.id.clone()).collect(), rows)
             .await?;
         self.reindexed += n;
+        self.done += n;
         let state = self.cp.types.get_mut(&name).ok_or_else(|| {
             ApiError::internal("search index: a type being reindexed vanished from the checkpoint")
         })?;

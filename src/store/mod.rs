@@ -29,6 +29,7 @@ mod plan_tests;
 pub mod query;
 pub mod roles;
 pub mod schedules;
+pub mod search_stats;
 pub mod totp;
 pub mod trash;
 pub mod workflow;

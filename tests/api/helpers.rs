@@ -361,6 +361,25 @@ impl TestApp {
         body
     }
 
+    /// Waits until the search index holds every change this node has applied and is not
+    /// reindexing anything (as `/readyz` reports it); panics after 20 s.
+    pub async fn search_settled(&self) {
+        let start = std::time::Instant::now();
+        loop {
+            let (status, body) = send(self.client.get(self.url("/readyz"))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let s = &body["search"];
+            if s["lag_events"] == 0 && s["reindexing"].as_array().is_some_and(|r| r.is_empty()) {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the search index never caught up: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The event log as the administrator sees it.
     pub async fn events(&self) -> Vec<Value> {
         let (status, body) = send(self.req(Method::GET, "/api/v1/manage/events?limit=1000")).await;

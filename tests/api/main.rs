@@ -29,6 +29,7 @@ mod queries;
 mod rate_limits;
 mod schedule;
 mod schema_changes;
+mod search;
 mod sync;
 mod tools;
 mod totp;

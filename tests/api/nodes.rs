@@ -159,7 +159,12 @@ async fn a_write_on_one_node_is_served_by_the_other_within_a_second() {
                 .is_some_and(|items| items.iter().any(|i| i["entry"]["id"] == id.as_str()))
     })
     .await;
-    // B now answers from its cache...
+    // B now answers from its cache (once its follower has applied the publish: an answer
+    // B rendered from the database before that is conservatively rendered again)...
+    within_a_second("B's cache to hold the published entry", || async {
+        get_b().await.1 == "hit"
+    })
+    .await;
     let (_, cache, body) = get_b().await;
     assert_eq!(cache, "hit", "{body}");
     assert_eq!(body["fields"]["title"], "first");
