@@ -75,6 +75,9 @@ pub struct Settings {
     /// The longest the search index waits before making indexed changes searchable, in
     /// milliseconds: changes arriving together share one commit (default 250).
     pub search_commit_ms: u64,
+    /// Keep a search index on this node and answer searches (default true). Off: no
+    /// index in the data directory, no indexing work, searches answer 503.
+    pub search_enabled: bool,
     /// Events a live stream (`/api/v1/events`) may fall behind before it is dropped
     /// (default 1024).
     pub live_buffer: usize,
@@ -166,6 +169,7 @@ impl Default for Settings {
             trash_sweep_interval_secs: 3600,
             follower_poll_ms: 1000,
             search_commit_ms: 250,
+            search_enabled: true,
             live_buffer: 1024,
             live_heartbeat_secs: 15,
             live_recheck_secs: 5,

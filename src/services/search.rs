@@ -213,6 +213,8 @@ pub struct SearchService {
     settings: Arc<Settings>,
     metrics: Arc<crate::metrics::Metrics>,
     stats: Arc<std::sync::Mutex<HashMap<StatsKey, (i64, i64)>>>,
+    /// A serving node with `search_enabled`.
+    enabled: bool,
 }
 
 /// (day, surface, normalized query).
@@ -259,7 +261,8 @@ impl SearchService {
         types: TypeCache,
         follower: Arc<Follower>,
     ) -> anyhow::Result<SearchService> {
-        let (index, fresh) = if offline {
+        let enabled = !offline && settings.search_enabled;
+        let (index, fresh) = if !enabled {
             (SearchIndex::in_memory()?, Fresh::No)
         } else {
             SearchIndex::open(&settings.data_dir.join("search"))?
@@ -274,6 +277,7 @@ impl SearchService {
             settings,
             metrics,
             stats: Arc::default(),
+            enabled,
         })
     }
 
@@ -296,6 +300,9 @@ impl SearchService {
 
     /// Keeps the index following the log until `stop`; commits what it has on the way out.
     pub async fn run_indexer(&self, stop: CancellationToken) {
+        if !self.enabled {
+            return;
+        }
         let mut progress = self.follower.progress();
         let mut indexer = Indexer {
             svc: self.clone(),
@@ -380,6 +387,12 @@ impl SearchService {
         type_id: Option<&str>,
         progress: impl Fn(u64, u64),
     ) -> ApiResult<u64> {
+        if !self.enabled {
+            return Err(ApiError::new(
+                Code::Unavailable,
+                "search is turned off (`search_enabled` is false): there is no index to rebuild",
+            ));
+        }
         let mut indexer = Indexer {
             svc: self.clone(),
             cp: (*self.index.checkpoint()).clone(),
@@ -439,6 +452,12 @@ impl SearchService {
         surface: Surface,
         params: &[(String, String)],
     ) -> ApiResult<Results> {
+        if !self.enabled {
+            return Err(ApiError::new(
+                Code::Unavailable,
+                "search is turned off on this node (`search_enabled` is false)",
+            ));
+        }
         let started = Instant::now();
         let results = self.run_search(principal, surface, params).await?;
         self.metrics
