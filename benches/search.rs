@@ -191,7 +191,7 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
             .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
             .finish();
     };
-    let parsed =
+    let mut parsed =
         match vellum::search::query::parse(&q.q, &[vellum::search::analysis::language("en")]) {
             Ok(p) => p,
             Err(_) => {
@@ -211,6 +211,11 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
             filters: Vec::new(),
         })
         .collect();
+    let searcher = index.searcher();
+    let raw: Vec<_> = (0..state.layouts[0].paths.len())
+        .map(|i| index.fields.raw[i])
+        .collect();
+    vellum::search::query::mark_known(&mut parsed, &searcher, &raw);
     let query = vellum::search::query::build(
         &index.fields,
         &parsed,
@@ -218,7 +223,6 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
         None,
         clauses,
     );
-    let searcher = index.searcher();
     let Ok((top, total)) =
         searcher.search(&query, &(TopDocs::with_limit(10).order_by_score(), Count))
     else {
@@ -429,8 +433,19 @@ async fn run() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let rebuild_s = rebuild_started.elapsed().as_secs_f64();
+    // Merges the rebuild started may still run: let them settle.
+    let merge_started = Instant::now();
+    let mut last = usize::MAX;
+    while search.index().segments() != last {
+        last = search.index().segments();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let merge_s = merge_started.elapsed().as_secs_f64();
     let index_mb = du(&data.join("search")) as f64 / 1e6;
-    println!("index rebuilt in {rebuild_s:.0} s ({index_mb:.0} MB)");
+    println!(
+        "index rebuilt in {rebuild_s:.0} s, merges settled after {merge_s:.0} s ({index_mb:.0} MB, {} segment(s))",
+        search.index().segments()
+    );
 
     // The two baselines, on their own ports in this process.
     let acceptor = TcpListener::bind("127.0.0.1:0")
@@ -589,7 +604,7 @@ async fn run() {
                     .json(&json!({"fields": {"title": word}}))
                     .send()
                     .await;
-                if !r.is_ok_and(|r| r.status().is_success()) || i % 10 != 0 {
+                if !r.is_ok_and(|r| r.status().is_success()) || i % 20 != 0 {
                     return;
                 }
                 let acked = Instant::now();
@@ -609,12 +624,13 @@ async fn run() {
                             .push(acked.elapsed().as_secs_f64() * 1000.0);
                         return;
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(Duration::from_millis(25)).await;
                 }
                 lags.lock().await.push(f64::INFINITY);
             }));
         }
         let writes = i;
+        let wall = started.elapsed().as_secs_f64();
         for p in pending {
             let _ = p.await;
         }
@@ -625,8 +641,7 @@ async fn run() {
                 .copied()
                 .unwrap_or(f64::NAN)
         };
-        let wall = started.elapsed().as_secs_f64();
-        lag = json!({"writes": writes, "writes_per_s": (writes as f64 / wall).round(), "note": "each write is a PATCH of a draft; every 10th is followed (draft search) until search finds it",
+        lag = json!({"writes": writes, "writes_per_s": (writes as f64 / wall).round(), "note": "each write is a PATCH of a draft; every 20th is followed (draft search, asked every 25 ms) until search finds it",
                      "sampled": l.len(), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": l.last().copied().unwrap_or(f64::NAN)});
         println!("index lag under writes: {lag}");
     }
@@ -655,6 +670,7 @@ async fn run() {
         "setup": { "articles": entries, "body_words": BODY_WORDS, "vocabulary": VOCABULARY, "seconds": seconds, "connections": connections, "load_generator": "wrk -t2 (same machine)" },
         "seed_seconds": seed_s,
         "rebuild_seconds": rebuild_s,
+        "merge_seconds": merge_s,
         "index_mb": index_mb,
         "found": found,
         "index_lag": lag,

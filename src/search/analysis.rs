@@ -44,7 +44,8 @@ pub fn language(locale: &str) -> Option<Language> {
     })
 }
 
-fn raw_analyzer() -> TextAnalyzer {
+/// Lower-cased, accent-folded words, not stemmed (the raw form).
+pub fn raw_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
         .filter(LowerCaser)
@@ -166,6 +167,10 @@ pub fn typo_budget(chars: usize) -> u8 {
 /// Damerau–Levenshtein distance (adjacent transpositions cost one) between two words,
 /// giving up past `max` (then `max + 1`). Words here are short; a plain table is enough.
 pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
+    // Most pairs differ in length by more than the budget: no allocation for those.
+    if a.chars().count().abs_diff(b.chars().count()) > max {
+        return max + 1;
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     if a.len().abs_diff(b.len()) > max {

@@ -6,27 +6,36 @@
 
 use tantivy::tokenizer::Language;
 
-use super::analysis::{Analyzer, Word, edit_distance};
+use super::analysis::{Analyzer, edit_distance, raw_analyzer};
 use super::query::Parsed;
 
 /// Longest snippet, in characters (without the ellipses).
 pub const SNIPPET_CHARS: usize = 200;
 
-fn matches_word(word: &Word, parsed: &Parsed) -> bool {
+/// Whether a word of the text matches a word of the query. `word` is the raw form;
+/// the stem is computed only for a word that starts like one of the query's stems (the
+/// stemmer is what a snippet would otherwise spend most of its time in).
+fn matches_word(word: &str, original: &str, parsed: &Parsed, stemmer: &mut Analyzer) -> bool {
+    let mut stem: Option<String> = None;
     parsed.words.iter().any(|q| {
-        if word.raw == q.raw || q.stems.contains(&word.stem) {
+        if word == q.raw {
             return true;
         }
         let budget = Parsed::budget(q) as usize;
-        if budget > 0 && edit_distance(&word.raw, &q.raw, budget) <= budget {
+        if budget > 0 && !q.known && edit_distance(word, &q.raw, budget) <= budget {
             return true;
         }
-        if Parsed::prefix_of(q) {
-            let n = q.raw.chars().count();
-            let head: String = word.raw.chars().take(n).collect();
-            return edit_distance(&head, &q.raw, budget) <= budget;
+        if Parsed::prefix_of(q) && word.starts_with(&q.raw) {
+            return true;
         }
-        false
+        q.stems.iter().any(|s| {
+            let head = s.get(..s.len().min(3)).unwrap_or(s);
+            if !word.starts_with(head) {
+                return false;
+            }
+            let st = stem.get_or_insert_with(|| stemmer.stem_of(original));
+            st == s
+        })
     })
 }
 
@@ -43,41 +52,67 @@ fn escape(s: &str, out: &mut String) {
     }
 }
 
+/// One word of the text: its byte range, and whether it matched.
+struct Span {
+    from: usize,
+    to: usize,
+    hit: bool,
+}
+
 /// The snippet of `text` for this query, or `None` when no word of it matches.
 pub fn snippet(text: &str, parsed: &Parsed, lang: Option<Language>) -> Option<String> {
-    let words = Analyzer::new(lang).words(text);
-    let mut marked = vec![false; words.len()];
-    for (i, w) in words.iter().enumerate() {
-        marked[i] = matches_word(w, parsed);
+    use tantivy::tokenizer::TokenStream;
+    let mut stemmer = Analyzer::new(lang);
+    let mut raw = raw_analyzer();
+    let mut spans: Vec<Span> = Vec::new();
+    // Raw words are kept only when a phrase must be found among them.
+    let mut raws: Vec<String> = Vec::new();
+    let mut stream = raw.token_stream(text);
+    while stream.advance() {
+        let t = stream.token();
+        let hit = matches_word(
+            &t.text,
+            &text[t.offset_from..t.offset_to],
+            parsed,
+            &mut stemmer,
+        );
+        spans.push(Span {
+            from: t.offset_from,
+            to: t.offset_to,
+            hit,
+        });
+        if !parsed.phrases.is_empty() {
+            raws.push(t.text.clone());
+        }
     }
     for phrase in &parsed.phrases {
-        if phrase.is_empty() || phrase.len() > words.len() {
+        if phrase.is_empty() || phrase.len() > raws.len() {
             continue;
         }
-        for start in 0..=(words.len() - phrase.len()) {
+        for start in 0..=(raws.len() - phrase.len()) {
             if phrase
                 .iter()
                 .enumerate()
-                .all(|(k, p)| words[start + k].raw == *p)
+                .all(|(k, p)| raws[start + k] == *p)
             {
-                for m in marked.iter_mut().skip(start).take(phrase.len()) {
-                    *m = true;
+                for s in spans.iter_mut().skip(start).take(phrase.len()) {
+                    s.hit = true;
                 }
             }
         }
     }
-    let hits: Vec<usize> = (0..words.len()).filter(|i| marked[*i]).collect();
+    let hits: Vec<usize> = (0..spans.len()).filter(|i| spans[*i].hit).collect();
     if hits.is_empty() {
         return None;
     }
-    let (from, to) = window(text, &words, &hits);
+    let (from, to) = window(text, &spans, &hits);
     let mut out = String::new();
     if from > 0 {
         out.push('…');
     }
     let mut at = from;
     for &i in &hits {
-        let w = &words[i];
+        let w = &spans[i];
         if w.from < from || w.to > to {
             continue;
         }
@@ -97,7 +132,7 @@ pub fn snippet(text: &str, parsed: &Parsed, lang: Option<Language>) -> Option<St
 /// Byte range of the snippet: the whole text when short, else about [`SNIPPET_CHARS`]
 /// characters from a little before the start of the densest run of matches, on word
 /// boundaries.
-fn window(text: &str, words: &[Word], hits: &[usize]) -> (usize, usize) {
+fn window(text: &str, words: &[Span], hits: &[usize]) -> (usize, usize) {
     if text.chars().count() <= SNIPPET_CHARS {
         return (0, text.len());
     }

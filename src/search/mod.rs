@@ -223,6 +223,11 @@ impl SearchIndex {
                 ),
                 e => tantivy_err(e),
             })?;
+        // Fewer, larger segments than tantivy's default (8 per level): a query walks
+        // each segment's dictionaries, for typos and prefixes.
+        let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+        policy.set_min_num_segments(4);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -353,6 +358,11 @@ impl SearchIndex {
             .delete_query(Box::new(BooleanQuery::new(q)))
             .map_err(tantivy_err)?;
         Ok(())
+    }
+
+    /// Segments searches read.
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     pub fn delete_all(&self) -> anyhow::Result<()> {

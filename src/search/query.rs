@@ -38,6 +38,10 @@ pub struct QueryWord {
     pub stems: Vec<String>,
     /// The last word, typed up to the end of the query: also matched as a prefix.
     pub prefix: bool,
+    /// The word is in the index as typed (in a field searched): then it is not also
+    /// matched within its typo budget, which would cost an automaton walk of every
+    /// segment's dictionary to find what are most often other words (see [`mark_known`]).
+    pub known: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -107,12 +111,29 @@ pub fn parse(q: &str, langs: &[Option<Language>]) -> Result<Parsed, String> {
                     raw: w.raw,
                     stems,
                     prefix,
+                    known: false,
                 });
             }
         }
         offset += part.len() + 1;
     }
     Ok(out)
+}
+
+/// Marks the words the index holds as typed in one of `fields` (raw words of the slots
+/// searched): those are not also matched within their typo budget.
+pub fn mark_known(
+    parsed: &mut Parsed,
+    searcher: &tantivy::Searcher,
+    fields: &[tantivy::schema::Field],
+) {
+    for w in &mut parsed.words {
+        w.known = fields.iter().any(|f| {
+            searcher
+                .doc_freq(&tantivy::Term::from_field_text(*f, &w.raw))
+                .is_ok_and(|n| n > 0)
+        });
+    }
 }
 
 /// Who owns the entries a clause covers.
@@ -158,7 +179,7 @@ fn word_query(f: &Fields, w: &QueryWord, slots: &[(usize, f32)]) -> Box<dyn Quer
             any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
         }
         let raw = tantivy::Term::from_field_text(f.raw[slot], &w.raw);
-        if budget > 0 && w.raw.len() <= MAX_WORD_BYTES {
+        if budget > 0 && !w.known && w.raw.len() <= MAX_WORD_BYTES {
             let q = FuzzyTermQuery::new(raw.clone(), budget, true);
             any.push((
                 Occur::Should,
@@ -166,7 +187,9 @@ fn word_query(f: &Fields, w: &QueryWord, slots: &[(usize, f32)]) -> Box<dyn Quer
             ));
         }
         if prefix {
-            let q = FuzzyTermQuery::new_prefix(raw, budget, true);
+            // Prefixes are exact: within a typo budget the automaton would accept a large
+            // part of each dictionary.
+            let q = FuzzyTermQuery::new_prefix(raw, 0, true);
             any.push((
                 Occur::Should,
                 Box::new(BoostQuery::new(Box::new(q), boost * PREFIX_WEIGHT)),

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::schema::Value as _;
 use tokio_util::sync::CancellationToken;
 
 use super::TypeCache;
@@ -60,6 +59,8 @@ pub const FACET_SIZE: u32 = 20;
 /// Events read per batch, and entries per reindex chunk.
 const EVENT_BATCH: u64 = 500;
 const REINDEX_CHUNK: u64 = 500;
+/// While (re)indexing, commits wait this long: larger segments, fewer merges.
+const REINDEX_COMMIT: Duration = Duration::from_secs(5);
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new(Code::InvalidSearch, msg)
@@ -344,8 +345,13 @@ impl SearchService {
                     continue;
                 }
             };
+            let every = if indexer.cp.reindexing().is_empty() {
+                interval
+            } else {
+                REINDEX_COMMIT.max(interval)
+            };
             if indexer.dirty
-                && (!more || indexer.last_commit.elapsed() >= interval)
+                && (!more || indexer.last_commit.elapsed() >= every)
                 && let Err(e) = indexer.commit().await
             {
                 tracing::warn!(error = %e, "search index: commit failed; retrying");
@@ -624,7 +630,7 @@ impl SearchService {
                 v
             }
         };
-        let parsed = query::parse(&req.q, &langs).map_err(bad)?;
+        let mut parsed = query::parse(&req.q, &langs).map_err(bad)?;
         let f = &self.index.fields;
         let one_type = || -> ApiResult<&(Arc<TypeRow>, Grant)> {
             match scope.as_slice() {
@@ -729,8 +735,15 @@ impl SearchService {
             Surface::Delivery => PUBLISHED,
             Surface::Manage => DRAFT,
         };
-        let tq = query::build(f, &parsed, surface_term, req.locale.as_deref(), clauses);
         let searcher = self.index.searcher();
+        let mut searched: Vec<tantivy::schema::Field> = clauses
+            .iter()
+            .flat_map(|c| c.slots.iter().map(|(slot, _)| f.raw[*slot]))
+            .collect();
+        searched.sort();
+        searched.dedup();
+        query::mark_known(&mut parsed, &searcher, &searched);
+        let tq = query::build(f, &parsed, surface_term, req.locale.as_deref(), clauses);
         let top = TopDocs::with_limit(req.limit)
             .and_offset(req.offset)
             .order_by_score();
@@ -761,15 +774,23 @@ impl SearchService {
             )
         };
         // Ids of the hits, then their rows, a statement per type.
+        // From the fast columns: no stored document is decompressed.
         let mut order: Vec<(String, String, f32)> = Vec::with_capacity(top.len());
         for (score, addr) in &top {
-            let d: tantivy::TantivyDocument = searcher.doc(*addr).map_err(ApiError::internal)?;
-            let text = |field| {
-                d.get_first(field)
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+            let seg = searcher.segment_reader(addr.segment_ord);
+            let text = |name: &str| -> ApiResult<String> {
+                let col = seg
+                    .fast_fields()
+                    .str(name)
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| ApiError::internal("search index: a fast column is missing"))?;
+                let mut out = String::new();
+                if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                    col.ord_to_str(ord, &mut out).map_err(ApiError::internal)?;
+                }
+                Ok(out)
             };
-            order.push((text(f.type_id), text(f.id), *score));
+            order.push((text("type")?, text("id")?, *score));
         }
         let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (t, id, _) in &order {
@@ -781,6 +802,7 @@ impl SearchService {
                 entries::get_many(&self.store, t, &ids, surface == Surface::Delivery).await?;
             rows.extend(found.into_iter().map(|r| (r.id.clone(), r)));
         }
+        let mut plans: HashMap<String, Plan> = HashMap::new();
         let mut hits = Vec::with_capacity(order.len());
         for (t, id, score) in order {
             let Some(row) = rows.remove(&id) else {
@@ -799,7 +821,8 @@ impl SearchService {
             let highlights = if parsed.is_empty() {
                 BTreeMap::new()
             } else {
-                highlight(&ty.def, &row, &view, &parsed)
+                let plan = plans.entry(t.clone()).or_insert_with(|| Plan::of(&ty.def));
+                highlight(&ty.def, plan, &row, &view, &parsed)
             };
             hits.push(Hit {
                 row,
@@ -862,6 +885,7 @@ fn readable_slots(
 /// Snippets of the readable searchable fields of the shown surface that match.
 fn highlight(
     def: &ContentTypeDef,
+    plan: &Plan,
     row: &EntryRow,
     view: &Visibility,
     parsed: &Parsed,
@@ -872,7 +896,7 @@ fn highlight(
     };
     let lang = language(&row.locale);
     let mut out = BTreeMap::new();
-    for p in Plan::of(def).paths {
+    for p in &plan.paths {
         if !def.field(&p.top).is_some_and(|f| view.can_read(f)) {
             continue;
         }
@@ -880,7 +904,7 @@ fn highlight(
             .iter()
             .find_map(|t| snippet(t, parsed, lang))
         {
-            out.insert(p.path, s);
+            out.insert(p.path.clone(), s);
         }
     }
     out

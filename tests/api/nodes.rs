@@ -137,6 +137,12 @@ async fn a_write_on_one_node_is_served_by_the_other_within_a_second() {
         get_b().await.0 == StatusCode::OK
     })
     .await;
+    // B keeps its own search index, fed from the same log.
+    within_a_second("a publish on A, in B's search", || async {
+        let (status, body) = send(client.get(format!("{}/api/v1/search?q=first", b.url))).await;
+        status == StatusCode::OK && body["total"] == 1
+    })
+    .await;
     let (_, event, data) = sse_b
         .next(Duration::from_secs(5))
         .await
