@@ -15,8 +15,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{Measure, env_num, script, status_kb, wrk};
 

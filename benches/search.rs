@@ -164,7 +164,7 @@ async fn seed(
         .await
         .expect("articles");
         from = to;
-        if to % 100_000 == 0 {
+        if to.is_multiple_of(100_000) {
             println!("  {to} articles");
         }
     }
@@ -604,7 +604,7 @@ async fn run() {
                     .json(&json!({"fields": {"title": word}}))
                     .send()
                     .await;
-                if !r.is_ok_and(|r| r.status().is_success()) || i % 20 != 0 {
+                if !r.is_ok_and(|r| r.status().is_success()) || !i.is_multiple_of(20) {
                     return;
                 }
                 let acked = Instant::now();
