@@ -212,16 +212,21 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
         })
         .collect();
     let searcher = index.searcher();
-    let raw: Vec<_> = (0..state.layouts[0].paths.len())
-        .map(|i| index.fields.raw[i])
-        .collect();
-    vellum::search::query::mark_known(&mut parsed, &searcher, &raw);
+    let clauses: Vec<_> = clauses;
+    vellum::search::query::mark_known(
+        &mut parsed,
+        &searcher,
+        &index.fields,
+        vellum::search::PUBLISHED,
+        None,
+        &clauses,
+    );
     let query = vellum::search::query::build(
         &index.fields,
         &parsed,
         vellum::search::PUBLISHED,
         None,
-        clauses,
+        &clauses,
     );
     let Ok((top, total)) =
         searcher.search(&query, &(TopDocs::with_limit(10).order_by_score(), Count))

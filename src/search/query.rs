@@ -120,22 +120,6 @@ pub fn parse(q: &str, langs: &[Option<Language>]) -> Result<Parsed, String> {
     Ok(out)
 }
 
-/// Marks the words the index holds as typed in one of `fields` (raw words of the slots
-/// searched): those are not also matched within their typo budget.
-pub fn mark_known(
-    parsed: &mut Parsed,
-    searcher: &tantivy::Searcher,
-    fields: &[tantivy::schema::Field],
-) {
-    for w in &mut parsed.words {
-        w.known = fields.iter().any(|f| {
-            searcher
-                .doc_freq(&tantivy::Term::from_field_text(*f, &w.raw))
-                .is_ok_and(|n| n > 0)
-        });
-    }
-}
-
 /// Who owns the entries a clause covers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Owner {
@@ -224,41 +208,53 @@ fn phrase_query(f: &Fields, words: &[String], slots: &[(usize, f32)]) -> Box<dyn
     Box::new(BooleanQuery::new(any))
 }
 
+/// What a clause requires besides the words: its type, layout, surface, locale, owner
+/// and filters (none of them scored).
+fn scope(
+    f: &Fields,
+    c: &Clause,
+    surface: &str,
+    locale: Option<&str>,
+) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut all: Vec<(Occur, Box<dyn Query>)> = vec![
+        (Occur::Must, unscored(term(f.type_id, &c.type_id))),
+        (
+            Occur::Must,
+            unscored(Box::new(TermQuery::new(
+                tantivy::Term::from_field_u64(f.layout, c.layout),
+                IndexRecordOption::Basic,
+            ))),
+        ),
+        (Occur::Must, unscored(term(f.surface, surface))),
+    ];
+    if let Some(l) = locale {
+        all.push((Occur::Must, unscored(term(f.locale, l))));
+    }
+    match &c.owner {
+        Owner::Anyone => {}
+        Owner::Only(o) => all.push((Occur::Must, unscored(term(f.owner, o)))),
+        Owner::NotBy(o) => all.push((Occur::MustNot, term(f.owner, o))),
+    }
+    for q in &c.filters {
+        all.push((Occur::Must, unscored(q.box_clone())));
+    }
+    all
+}
+
 /// The whole query: any clause, each requiring its scope, filters and every word.
 pub fn build(
     f: &Fields,
     parsed: &Parsed,
     surface: &str,
     locale: Option<&str>,
-    clauses: Vec<Clause>,
+    clauses: &[Clause],
 ) -> Box<dyn Query> {
     let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for c in clauses {
         if !parsed.is_empty() && c.slots.is_empty() {
             continue; // nothing the caller may read there can match
         }
-        let mut all: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, unscored(term(f.type_id, &c.type_id))),
-            (
-                Occur::Must,
-                unscored(Box::new(TermQuery::new(
-                    tantivy::Term::from_field_u64(f.layout, c.layout),
-                    IndexRecordOption::Basic,
-                ))),
-            ),
-            (Occur::Must, unscored(term(f.surface, surface))),
-        ];
-        if let Some(l) = locale {
-            all.push((Occur::Must, unscored(term(f.locale, l))));
-        }
-        match &c.owner {
-            Owner::Anyone => {}
-            Owner::Only(o) => all.push((Occur::Must, unscored(term(f.owner, o)))),
-            Owner::NotBy(o) => all.push((Occur::MustNot, term(f.owner, o))),
-        }
-        for q in c.filters {
-            all.push((Occur::Must, unscored(q)));
-        }
+        let mut all = scope(f, c, surface, locale);
         for w in &parsed.words {
             all.push((Occur::Must, word_query(f, w, &c.slots)));
         }
@@ -271,6 +267,67 @@ pub fn build(
         return Box::new(EmptyQuery);
     }
     Box::new(BooleanQuery::new(any))
+}
+
+/// Whether any live document matches (stops at the first).
+fn exists(searcher: &tantivy::Searcher, q: &dyn Query) -> bool {
+    use tantivy::DocSet;
+    let Ok(weight) = q.weight(tantivy::query::EnableScoring::disabled_from_searcher(
+        searcher,
+    )) else {
+        return false;
+    };
+    for seg in searcher.segment_readers() {
+        let Ok(mut scorer) = weight.scorer(seg, 1.0) else {
+            continue;
+        };
+        let alive = seg.alive_bitset();
+        let mut doc = scorer.doc();
+        while doc != tantivy::TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                return true;
+            }
+            doc = scorer.advance();
+        }
+    }
+    false
+}
+
+/// Marks the words found as typed in what the caller may search (the clauses' documents
+/// and readable slots): those are not also matched within their typo budget. Asked of
+/// the caller's scope only, so whether a word exists somewhere the caller cannot read
+/// never changes the answer.
+pub fn mark_known(
+    parsed: &mut Parsed,
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    surface: &str,
+    locale: Option<&str>,
+    clauses: &[Clause],
+) {
+    for w in &mut parsed.words {
+        if Parsed::budget(w) == 0 {
+            continue;
+        }
+        let any: Vec<(Occur, Box<dyn Query>)> = clauses
+            .iter()
+            .filter(|c| !c.slots.is_empty())
+            .map(|c| {
+                let mut all = scope(f, c, surface, locale);
+                let words: Vec<(Occur, Box<dyn Query>)> = c
+                    .slots
+                    .iter()
+                    .map(|(slot, _)| (Occur::Should, term(f.raw[*slot], &w.raw)))
+                    .collect();
+                all.push((Occur::Must, Box::new(BooleanQuery::new(words))));
+                (
+                    Occur::Should,
+                    Box::new(BooleanQuery::new(all)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        w.known = !any.is_empty() && exists(searcher, &BooleanQuery::new(any));
+    }
 }
 
 /// The name a fast value has in the JSON field (also what aggregations address).

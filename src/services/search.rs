@@ -736,14 +736,9 @@ impl SearchService {
             Surface::Manage => DRAFT,
         };
         let searcher = self.index.searcher();
-        let mut searched: Vec<tantivy::schema::Field> = clauses
-            .iter()
-            .flat_map(|c| c.slots.iter().map(|(slot, _)| f.raw[*slot]))
-            .collect();
-        searched.sort();
-        searched.dedup();
-        query::mark_known(&mut parsed, &searcher, &searched);
-        let tq = query::build(f, &parsed, surface_term, req.locale.as_deref(), clauses);
+        let locale = req.locale.as_deref();
+        query::mark_known(&mut parsed, &searcher, f, surface_term, locale, &clauses);
+        let tq = query::build(f, &parsed, surface_term, locale, &clauses);
         let top = TopDocs::with_limit(req.limit)
             .and_offset(req.offset)
             .order_by_score();

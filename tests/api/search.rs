@@ -359,6 +359,26 @@ async fn drafts_publish_unpublish_and_delete(backend: Backend) {
             .iter()
             .any(|h| h["entry"]["id"] == draft_id.as_str())
     );
+    // A word that exists only in a draft does not change what delivery finds: `zebar`
+    // is a typo of the published `zebra` whether or not some draft holds `zebar`.
+    let typo_before = search(&app, None, "q=zebar").await;
+    assert_eq!(titles(&typo_before), ["Zebra crossing"], "{typo_before}");
+    let hidden = app.create_entry("post", json!({"title": "zebar"})).await;
+    app.search_settled().await;
+    assert_eq!(
+        search(&app, None, "q=zebar").await["total"],
+        typo_before["total"]
+    );
+    let (status, _) = send(app.req(
+        Method::DELETE,
+        &format!(
+            "/api/v1/manage/entries/post/{}",
+            hidden["id"].as_str().expect("id")
+        ),
+    ))
+    .await;
+    assert!(status.is_success());
+    app.search_settled().await;
     // Anonymous callers have no management search.
     let (status, body) = send(app.req_as(None, Method::GET, "/api/v1/manage/search?q=zebra")).await;
     assert_error(status, &body, 401, "unauthenticated");
