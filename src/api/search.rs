@@ -137,7 +137,7 @@ pub struct SearchApi {
     pub services: Services,
 }
 
-#[OpenApi(tag = "Tag::Delivery")]
+#[OpenApi]
 impl SearchApi {
     /// Search published entries you may read: every word must match (in any searchable
     /// field you may read), by stem (`running` finds `run`), with typos by word length
@@ -147,7 +147,12 @@ impl SearchApi {
     /// `filter[field][op]=value` (the list syntax, on `indexed` fields and
     /// `published_at`) and count values with `facets`. Limits: 500 characters, 12 words,
     /// 5 facets, the first 1,000 results.
-    #[oai(path = "/api/v1/search", method = "get", operation_id = "search")]
+    #[oai(
+        path = "/api/v1/search",
+        method = "get",
+        operation_id = "search",
+        tag = "Tag::Delivery"
+    )]
     #[allow(
         clippy::too_many_arguments,
         reason = "the parameters are the documented query"

@@ -418,6 +418,7 @@ def run() -> None:
     check(bare.category is None and bare.author is None and bare.links is None,
           f"unset values read back as None: {bare.to_dict()}")
     sync_and_locales(client, post_id)
+    search_through_client(client, post_id)
     print(f"run: ok ({len(SEEN)} responses)")
 
 
@@ -499,6 +500,47 @@ def sync_and_locales(client: AuthenticatedClient, post_id: str) -> None:
     res_d = create_locale.sync_detailed(client=client, body=LocaleCreate(code="de-CH"))
     check(res_d.status_code == 409 and isinstance(res_d.parsed, ErrorBody),
           f"createLocale twice: status {res_d.status_code}: {res_d.content!r}")
+
+
+def search_through_client(client: AuthenticatedClient, post_id: str) -> None:
+    """Search through the generated client: results parse into `SearchResults` (the
+    published post found by a word of its title, with a highlight and facet counts), the
+    draft search and the statistics parse too, and a bad `limit` is an `ErrorBody`."""
+    import time
+
+    from vellum_client.api.delivery import search as search_op
+    from vellum_client.api.entries import search_drafts, search_stats
+    from vellum_client.models import SearchResults, SearchStats
+
+    found = None
+    for _ in range(100):  # the index commits within 250 ms of a change
+        op("search")
+        res = search_op.sync_detailed(client=client, q="round trip", type_="post", facets="type,locale")
+        check(res.status_code == 200 and isinstance(res.parsed, SearchResults),
+              f"search: status {res.status_code}: {res.content!r}")
+        assert isinstance(res.parsed, SearchResults)
+        hits = [h for h in res.parsed.items if str(h.entry.id) == post_id]
+        if hits:
+            found = (res.parsed, hits[0])
+            break
+        time.sleep(0.05)
+    check(found is not None, "search: the published post was never found by `round trip`")
+    assert found is not None
+    results, hit = found
+    check("<mark>" in json.dumps(hit.highlights.to_dict()), f"search: highlights {hit.highlights.to_dict()}")
+    check("type" in results.facets.to_dict(), f"search: facets {results.facets.to_dict()}")
+    op("searchDrafts")
+    res_d = search_drafts.sync_detailed(client=client, q="hello")
+    check(res_d.status_code == 200 and isinstance(res_d.parsed, SearchResults),
+          f"searchDrafts: status {res_d.status_code}: {res_d.content!r}")
+    op("searchStats")
+    res_s = search_stats.sync_detailed(client=client, days=1)
+    check(res_s.status_code == 200 and isinstance(res_s.parsed, SearchStats),
+          f"searchStats: status {res_s.status_code}: {res_s.content!r}")
+    op("search")
+    res_b = search_op.sync_detailed(client=client, q="x", limit=0)
+    check(res_b.status_code == 400 and isinstance(res_b.parsed, ErrorBody),
+          f"search with limit 0: status {res_b.status_code}: {res_b.content!r}")
 
 
 def main(argv: list[str]) -> int:
