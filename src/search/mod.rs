@@ -170,6 +170,16 @@ fn tantivy_err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("search index: {e}")
 }
 
+/// A reader that sees a commit when told to (after the indexer's commits).
+fn manual_reader(index: &Index) -> anyhow::Result<IndexReader> {
+    index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .num_warming_threads(0)
+        .try_into()
+        .map_err(tantivy_err)
+}
+
 /// Memory the writer may buffer before it writes a segment by itself.
 const WRITER_BUDGET: usize = 32 * 1024 * 1024;
 
@@ -228,12 +238,7 @@ impl SearchIndex {
         let mut policy = tantivy::merge_policy::LogMergePolicy::default();
         policy.set_min_num_segments(4);
         writer.set_merge_policy(Box::new(policy));
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .num_warming_threads(0)
-            .try_into()
-            .map_err(tantivy_err)?;
+        let reader = manual_reader(&index)?;
         Ok((
             SearchIndex {
                 reader,
@@ -254,12 +259,7 @@ impl SearchIndex {
         let writer: IndexWriter = index
             .writer_with_num_threads(1, 15_000_000)
             .map_err(tantivy_err)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .num_warming_threads(0)
-            .try_into()
-            .map_err(tantivy_err)?;
+        let reader = manual_reader(&index)?;
         Ok(SearchIndex {
             reader,
             fields,

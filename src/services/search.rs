@@ -305,21 +305,7 @@ impl SearchService {
             return;
         }
         let mut progress = self.follower.progress();
-        let mut indexer = Indexer {
-            svc: self.clone(),
-            cp: (*self.index.checkpoint()).clone(),
-            plans: HashMap::new(),
-            dirty: false,
-            last_commit: Instant::now(),
-            reindexed: 0,
-            done: 0,
-        };
-        let fresh = self
-            .fresh
-            .lock()
-            .map(|mut f| f.take())
-            .unwrap_or(None)
-            .unwrap_or(Fresh::No);
+        let (mut indexer, fresh) = Indexer::new(self);
         loop {
             match indexer.start(&fresh).await {
                 Ok(()) => break,
@@ -399,21 +385,7 @@ impl SearchService {
                 "search is turned off (`search_enabled` is false): there is no index to rebuild",
             ));
         }
-        let mut indexer = Indexer {
-            svc: self.clone(),
-            cp: (*self.index.checkpoint()).clone(),
-            plans: HashMap::new(),
-            dirty: false,
-            last_commit: Instant::now(),
-            reindexed: 0,
-            done: 0,
-        };
-        let fresh = self
-            .fresh
-            .lock()
-            .map(|mut f| f.take())
-            .unwrap_or(None)
-            .unwrap_or(Fresh::No);
+        let (mut indexer, fresh) = Indexer::new(self);
         indexer.start(&fresh).await?;
         let db = self.store.db();
         let total = match type_id {
@@ -920,6 +892,27 @@ struct Indexer {
 }
 
 impl Indexer {
+    /// An indexer starting from the last commit, and why the index was opened fresh
+    /// (told once: whoever starts first rebuilds).
+    fn new(svc: &SearchService) -> (Indexer, Fresh) {
+        let fresh = svc
+            .fresh
+            .lock()
+            .map(|mut f| f.take())
+            .unwrap_or(None)
+            .unwrap_or(Fresh::No);
+        let indexer = Indexer {
+            svc: svc.clone(),
+            cp: (*svc.index.checkpoint()).clone(),
+            plans: HashMap::new(),
+            dirty: false,
+            last_commit: Instant::now(),
+            reindexed: 0,
+            done: 0,
+        };
+        (indexer, fresh)
+    }
+
     fn index(&self) -> Arc<SearchIndex> {
         self.svc.index.clone()
     }
