@@ -222,15 +222,17 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
         &clauses,
     );
     let query = vellum::search::query::build(
+        &searcher,
         &index.fields,
         &parsed,
         vellum::search::PUBLISHED,
         None,
         &clauses,
     );
-    let Ok((top, total)) =
-        searcher.search(&query, &(TopDocs::with_limit(10).order_by_score(), Count))
-    else {
+    let (Ok(top), Ok(total)) = (
+        searcher.search(&query, &TopDocs::with_limit(10).order_by_score()),
+        searcher.search(&query, &Count),
+    ) else {
         return Response::builder()
             .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
             .finish();
@@ -338,7 +340,15 @@ async fn run() {
     let only: Vec<String> = std::env::var("BENCH_ONLY")
         .map(|v| v.split(',').map(str::to_string).collect())
         .unwrap_or_default();
-    let dir = tempfile::tempdir().expect("tmp");
+    // BENCH_DIR keeps the seeded data (and its index) for the next run, which then skips
+    // seeding and the rebuild: for profiling the query path, not for reported figures.
+    let kept = std::env::var("BENCH_DIR")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir_path = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir_path).expect("bench dir");
+    let reuse = dir_path.join("seeded").exists();
     let pg_url = std::env::var("BENCH_DATABASE_URL").ok();
     let backend = if pg_url.is_some() {
         "postgres"
@@ -357,21 +367,26 @@ async fn run() {
         ..Settings::default()
     };
     vellum::telemetry::init("warn", false);
-    let data = dir.path().join("data");
-    let first = Application::build(settings(&data)).await.expect("app");
-    let db_url = first.services.settings.database_url();
-    let base = format!("http://{}", first.addr);
-    let (stop_setup, stopped) = tokio::sync::oneshot::channel::<()>();
-    let setup_node = tokio::spawn(async move {
-        let _ = first
-            .run_until(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let data = dir_path.as_path().join("data");
+    let fts_path = dir_path.as_path().join("fts.db");
+    let mut seed_s = 0.0;
     let client = reqwest::Client::new();
-    let token = support::admin_token(&client, &base).await;
-    let r = client
+    let words = vocabulary();
+    let zipf = Zipf::new(VOCABULARY);
+    if !reuse {
+        let first = Application::build(settings(&data)).await.expect("app");
+        let db_url = first.services.settings.database_url();
+        let base = format!("http://{}", first.addr);
+        let (stop_setup, stopped) = tokio::sync::oneshot::channel::<()>();
+        let setup_node = tokio::spawn(async move {
+            let _ = first
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let token = support::admin_token(&client, &base).await;
+        let r = client
         .post(format!("{base}/api/v1/manage/content-types"))
         .bearer_auth(&token)
         .json(&json!({"api_id": "article", "name": "Article", "options": {"title_field": "title"}, "fields": [
@@ -382,35 +397,36 @@ async fn run() {
         .send()
         .await
         .expect("type");
-    assert!(r.status().is_success(), "{:?}", r.text().await);
-    client
-        .post(format!("{base}/api/v1/manage/policies"))
-        .bearer_auth(&token)
-        .json(&json!({"role": "public", "resource": "article", "action": "read"}))
-        .send()
-        .await
-        .expect("grant");
-    let _ = stop_setup.send(());
-    setup_node.await.expect("setup node stops");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+        client
+            .post(format!("{base}/api/v1/manage/policies"))
+            .bearer_auth(&token)
+            .json(&json!({"role": "public", "resource": "article", "action": "read"}))
+            .send()
+            .await
+            .expect("grant");
+        let _ = stop_setup.send(());
+        setup_node.await.expect("setup node stops");
 
-    let words = vocabulary();
-    let zipf = Zipf::new(VOCABULARY);
-    let fts_path = dir.path().join("fts.db");
-    let fts = rusqlite::Connection::open(&fts_path).expect("fts db");
-    fts.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize = 'porter unicode61');")
+        let fts = rusqlite::Connection::open(&fts_path).expect("fts db");
+        fts.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize = 'porter unicode61');")
         .expect("fts5 table");
-    let db = Database::connect(db_url.clone()).await.expect("db");
-    let seed_started = Instant::now();
-    seed(&db, &fts, entries, &words, &zipf).await;
-    fts.execute_batch("INSERT INTO docs(docs) VALUES ('optimize');")
-        .expect("fts optimize");
-    drop(fts);
-    let seed_s = seed_started.elapsed().as_secs_f64();
-    println!("seeded {entries} articles (and the FTS5 table) in {seed_s:.0} s");
-    db.close().await.expect("close");
+        let db = Database::connect(db_url.clone()).await.expect("db");
+        let seed_started = Instant::now();
+        seed(&db, &fts, entries, &words, &zipf).await;
+        fts.execute_batch("INSERT INTO docs(docs) VALUES ('optimize');")
+            .expect("fts optimize");
+        drop(fts);
+        seed_s = seed_started.elapsed().as_secs_f64();
+        println!("seeded {entries} articles (and the FTS5 table) in {seed_s:.0} s");
+        db.close().await.expect("close");
 
-    // The serving node: no index yet, so it builds one from the database.
-    std::fs::remove_dir_all(data.join("search")).expect("the setup node's index goes");
+        // The serving node: no index yet, so it builds one from the database.
+        std::fs::remove_dir_all(data.join("search")).expect("the setup node's index goes");
+        if kept.is_some() {
+            std::fs::write(dir_path.join("seeded"), b"").expect("marker");
+        }
+    }
     let app = Application::build(settings(&data)).await.expect("app");
     let search: SearchService = app.services.search.clone();
     let base = format!("http://{}", app.addr);
@@ -537,7 +553,12 @@ async fn run() {
             if !wanted(&name) {
                 continue;
             }
-            let lua = script(dir.path(), &name.replace([' ', ':'], "_"), paths, &[]);
+            let lua = script(
+                dir_path.as_path(),
+                &name.replace([' ', ':'], "_"),
+                paths,
+                &[],
+            );
             let m = wrk(&format!("{url}/"), Some(&lua), &[], seconds, connections);
             println!(
                 "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, non-2xx {}",

@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod highlight;
 pub mod layout;
 pub mod query;
+pub mod scoped;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ use layout::{Plan, SLOTS, texts};
 
 /// Bumped when the schema or what documents hold changes: an index of another format is
 /// rebuilt.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Documents are published (`p`) and/or draft (`d`) surfaces of an entry.
 pub const PUBLISHED: &str = "p";
@@ -61,6 +62,12 @@ pub struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    // Phrases are matched on raw words: only those keep positions.
+    let stemmed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
     let words = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
@@ -85,7 +92,7 @@ fn schema() -> (Schema, Fields) {
         values: b.add_json_field("f", values),
         published_at: b.add_i64_field("published_at", FAST),
         stem: (0..SLOTS)
-            .map(|i| b.add_text_field(&format!("s{i}"), words.clone()))
+            .map(|i| b.add_text_field(&format!("s{i}"), stemmed.clone()))
             .collect(),
         raw: (0..SLOTS)
             .map(|i| b.add_text_field(&format!("r{i}"), words.clone()))

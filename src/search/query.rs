@@ -8,14 +8,15 @@
 use std::ops::Bound;
 
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, ExistsQuery, FuzzyTermQuery,
-    Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, ExistsQuery, FuzzyTermQuery, Occur,
+    PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::tokenizer::Language;
 
-use super::analysis::{Analyzer, MAX_WORD_BYTES, typo_budget};
+use super::analysis::{Analyzer, MAX_WORD_BYTES, edit_distance, typo_budget};
 use super::layout::FastField;
+use super::scoped::{Disjoint, Scoped};
 use super::{Fields, timestamp_millis};
 use crate::domain::query::{Filter, MetaCol, Op, Scalar, Target};
 use crate::domain::schema::FieldType;
@@ -146,38 +147,131 @@ fn term(f: tantivy::schema::Field, s: &str) -> Box<dyn Query> {
     ))
 }
 
-fn unscored(q: Box<dyn Query>) -> Box<dyn Query> {
-    Box::new(ConstScoreQuery::new(q, 0.0))
+/// Most dictionary words a typo or a prefix expands to, per field: beyond it the
+/// expansion is matched as one set of documents (every posting read, scored by weight
+/// only) instead of one scored term each.
+pub const MAX_EXPANSIONS: usize = 48;
+
+/// The words of `field`'s dictionaries (every segment) that `automaton` accepts, or that
+/// start with `prefix`, with their document counts; `None` when there are more than
+/// [`MAX_EXPANSIONS`].
+fn expansions(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+    automaton: Option<&tantivy::query::DfaWrapper>,
+    prefix: &str,
+) -> Option<Vec<(String, u64)>> {
+    type Found = std::collections::BTreeMap<Vec<u8>, u64>;
+    /// Adds what the stream yields; false past the bound.
+    fn drain<B>(
+        mut stream: tantivy::termdict::TermStreamer<'_, B>,
+        prefix: &[u8],
+        found: &mut Found,
+    ) -> bool
+    where
+        B: tantivy_fst::Automaton,
+        B::State: Clone,
+    {
+        while stream.advance() {
+            let key = stream.key();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            *found.entry(key.to_vec()).or_default() += u64::from(stream.value().doc_freq);
+            if found.len() > MAX_EXPANSIONS {
+                return false;
+            }
+        }
+        true
+    }
+    let mut found = Found::new();
+    for seg in searcher.segment_readers() {
+        let inv = seg.inverted_index(field).ok()?;
+        let dict = inv.terms();
+        let within = match automaton {
+            Some(a) => drain(dict.search(a).into_stream().ok()?, b"", &mut found),
+            None => drain(
+                dict.range().ge(prefix.as_bytes()).into_stream().ok()?,
+                prefix.as_bytes(),
+                &mut found,
+            ),
+        };
+        if !within {
+            return None;
+        }
+    }
+    Some(
+        found
+            .into_iter()
+            .filter_map(|(k, n)| Some((String::from_utf8(k).ok()?, n)))
+            .collect(),
+    )
 }
 
-fn word_query(f: &Fields, w: &QueryWord, slots: &[(usize, f32)]) -> Box<dyn Query> {
+fn scored(f: tantivy::schema::Field, word: &str, boost: f32) -> (Occur, Box<dyn Query>) {
+    let q = TermQuery::new(
+        tantivy::Term::from_field_text(f, word),
+        IndexRecordOption::WithFreqs,
+    );
+    (Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost)))
+}
+
+/// One word in the given slots: its stems (BM25 by the slot's boost), the words within
+/// its typo budget (if it is not known as typed) and, for the last word, the words it
+/// starts. Expansions are term queries of their own, so that a union of them keeps
+/// block-max pruning; past [`MAX_EXPANSIONS`] they are one automaton query.
+fn word_query(
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    w: &QueryWord,
+    slots: &[(usize, f32)],
+) -> Box<dyn Query> {
     let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let budget = Parsed::budget(w);
     let prefix = Parsed::prefix_of(w);
     for &(slot, boost) in slots {
         for s in &w.stems {
-            let q = TermQuery::new(
-                tantivy::Term::from_field_text(f.stem[slot], s),
-                IndexRecordOption::WithFreqs,
-            );
-            any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+            any.push(scored(f.stem[slot], s, boost));
         }
         let raw = tantivy::Term::from_field_text(f.raw[slot], &w.raw);
         if budget > 0 && !w.known && w.raw.len() <= MAX_WORD_BYTES {
             let q = FuzzyTermQuery::new(raw.clone(), budget, true);
-            any.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(q), boost * FUZZY_WEIGHT)),
-            ));
+            let found = q
+                .automaton()
+                .ok()
+                .and_then(|a| expansions(searcher, f.raw[slot], Some(&a), ""));
+            match found {
+                Some(words) => {
+                    for (word, _) in words {
+                        // The word as typed is not in the index here (not known); a
+                        // word nearer to it weighs more.
+                        let d = edit_distance(&word, &w.raw, budget as usize).max(1);
+                        any.push(scored(f.raw[slot], &word, boost * FUZZY_WEIGHT / d as f32));
+                    }
+                }
+                None => any.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * FUZZY_WEIGHT)),
+                )),
+            }
         }
         if prefix {
             // Prefixes are exact: within a typo budget the automaton would accept a large
             // part of each dictionary.
-            let q = FuzzyTermQuery::new_prefix(raw, 0, true);
-            any.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(q), boost * PREFIX_WEIGHT)),
-            ));
+            match expansions(searcher, f.raw[slot], None, &w.raw) {
+                Some(words) => {
+                    for (word, _) in words {
+                        any.push(scored(f.raw[slot], &word, boost * PREFIX_WEIGHT));
+                    }
+                }
+                None => {
+                    let q = FuzzyTermQuery::new_prefix(raw, 0, true);
+                    any.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(q), boost * PREFIX_WEIGHT)),
+                    ));
+                }
+            }
         }
     }
     Box::new(BooleanQuery::new(any))
@@ -208,65 +302,76 @@ fn phrase_query(f: &Fields, words: &[String], slots: &[(usize, f32)]) -> Box<dyn
     Box::new(BooleanQuery::new(any))
 }
 
-/// What a clause requires besides the words: its type, layout, surface, locale, owner
-/// and filters (none of them scored).
-fn scope(
+/// A clause's documents: its type, layout, surface, locale, owner and filters (none of
+/// them scored) around `inner`.
+fn scoped(
     f: &Fields,
     c: &Clause,
     surface: &str,
     locale: Option<&str>,
-) -> Vec<(Occur, Box<dyn Query>)> {
-    let mut all: Vec<(Occur, Box<dyn Query>)> = vec![
-        (Occur::Must, unscored(term(f.type_id, &c.type_id))),
-        (
-            Occur::Must,
-            unscored(Box::new(TermQuery::new(
-                tantivy::Term::from_field_u64(f.layout, c.layout),
-                IndexRecordOption::Basic,
-            ))),
-        ),
-        (Occur::Must, unscored(term(f.surface, surface))),
+    inner: Box<dyn Query>,
+) -> Box<dyn Query> {
+    let text = tantivy::Term::from_field_text;
+    let mut require = vec![
+        text(f.type_id, &c.type_id),
+        tantivy::Term::from_field_u64(f.layout, c.layout),
+        text(f.surface, surface),
     ];
     if let Some(l) = locale {
-        all.push((Occur::Must, unscored(term(f.locale, l))));
+        require.push(text(f.locale, l));
     }
+    let mut exclude = Vec::new();
     match &c.owner {
         Owner::Anyone => {}
-        Owner::Only(o) => all.push((Occur::Must, unscored(term(f.owner, o)))),
-        Owner::NotBy(o) => all.push((Occur::MustNot, term(f.owner, o))),
+        Owner::Only(o) => require.push(text(f.owner, o)),
+        Owner::NotBy(o) => exclude.push(text(f.owner, o)),
     }
-    for q in &c.filters {
-        all.push((Occur::Must, unscored(q.box_clone())));
-    }
-    all
+    Box::new(Scoped {
+        inner,
+        require,
+        exclude,
+        filters: c.filters.iter().map(|q| q.box_clone()).collect(),
+    })
 }
 
 /// The whole query: any clause, each requiring its scope, filters and every word.
 pub fn build(
+    searcher: &tantivy::Searcher,
     f: &Fields,
     parsed: &Parsed,
     surface: &str,
     locale: Option<&str>,
     clauses: &[Clause],
 ) -> Box<dyn Query> {
-    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut any: Vec<Box<dyn Query>> = Vec::new();
     for c in clauses {
         if !parsed.is_empty() && c.slots.is_empty() {
             continue; // nothing the caller may read there can match
         }
-        let mut all = scope(f, c, surface, locale);
+        let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in &parsed.words {
-            all.push((Occur::Must, word_query(f, w, &c.slots)));
+            all.push((Occur::Must, word_query(searcher, f, w, &c.slots)));
         }
         for p in &parsed.phrases {
             all.push((Occur::Must, phrase_query(f, p, &c.slots)));
         }
-        any.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+        let inner: Box<dyn Query> = match all.len() {
+            0 => Box::new(AllQuery),
+            1 => all
+                .pop()
+                .map(|(_, q)| q)
+                .unwrap_or_else(|| Box::new(AllQuery)),
+            _ => Box::new(BooleanQuery::new(all)),
+        };
+        any.push(scoped(f, c, surface, locale, inner));
     }
-    if any.is_empty() {
-        return Box::new(EmptyQuery);
+    match any.len() {
+        0 => Box::new(EmptyQuery),
+        // Not wrapped: the clause's own weight runs, pruning included.
+        1 => any.pop().unwrap_or_else(|| Box::new(EmptyQuery)),
+        // Clauses differ in type, layout or owner: no document is in two.
+        _ => Box::new(Disjoint { parts: any }),
     }
-    Box::new(BooleanQuery::new(any))
 }
 
 /// Whether any live document matches (stops at the first).
@@ -313,16 +418,14 @@ pub fn mark_known(
             .iter()
             .filter(|c| !c.slots.is_empty())
             .map(|c| {
-                let mut all = scope(f, c, surface, locale);
                 let words: Vec<(Occur, Box<dyn Query>)> = c
                     .slots
                     .iter()
                     .map(|(slot, _)| (Occur::Should, term(f.raw[*slot], &w.raw)))
                     .collect();
-                all.push((Occur::Must, Box::new(BooleanQuery::new(words))));
                 (
                     Occur::Should,
-                    Box::new(BooleanQuery::new(all)) as Box<dyn Query>,
+                    scoped(f, c, surface, locale, Box::new(BooleanQuery::new(words))),
                 )
             })
             .collect();
@@ -525,5 +628,68 @@ mod tests {
         assert!(parse("*?[](){}^~", &[]).expect("parse").is_empty());
         // An unclosed quote runs to the end.
         assert_eq!(parse("\"open phrase", &[]).expect("parse").phrases.len(), 1);
+    }
+
+    /// A prefix or typo expanding to more words than [`MAX_EXPANSIONS`] still finds every
+    /// document: as one automaton query instead of one term query per word.
+    #[test]
+    fn expansions_past_the_bound_still_match_everything() {
+        use crate::search::{Checkpoint, FORMAT, PUBLISHED, SearchIndex};
+        let index = SearchIndex::in_memory().expect("index");
+        let f = &index.fields;
+        let n = MAX_EXPANSIONS + 20;
+        let mut docs = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let mut d = tantivy::TantivyDocument::default();
+            let id = format!("e{i}");
+            d.add_text(f.id, &id);
+            d.add_text(f.type_id, "t");
+            d.add_u64(f.layout, 1);
+            d.add_text(f.surface, PUBLISHED);
+            // Raw words "prefix000".. and one of "thimbla".."thimblz".
+            d.add_text(f.raw[0], format!("prefix{i:03}"));
+            d.add_text(f.raw[0], format!("thimbl{}", char::from(b'a' + (i % 26) as u8)));
+            d.add_text(f.stem[0], format!("prefix{i:03}"));
+            ids.push(id);
+            docs.push(d);
+        }
+        index.replace(&ids, docs).expect("write");
+        index
+            .commit(Checkpoint {
+                format: FORMAT,
+                ..Checkpoint::default()
+            })
+            .expect("commit");
+        let searcher = index.searcher();
+        let clause = || Clause {
+            type_id: "t".into(),
+            layout: 1,
+            slots: vec![(0, 1.0)],
+            owner: Owner::Anyone,
+            filters: Vec::new(),
+        };
+        let count = |q: &str| {
+            let mut parsed = parse(q, &[]).expect("parse");
+            mark_known(&mut parsed, &searcher, f, PUBLISHED, None, &[clause()]);
+            let query = build(&searcher, f, &parsed, PUBLISHED, None, &[clause()]);
+            searcher
+                .search(&query, &tantivy::collector::Count)
+                .expect("count")
+        };
+        // Past the bound (every document), within it (ten words), one word.
+        assert_eq!(count("prefix"), n);
+        // Ten start with "prefix01" and are one edit from it; six more are one deletion
+        // from it, as "prefix021".
+        assert_eq!(count("prefix01"), 16);
+        assert_eq!(count("prefix017"), 1);
+        // A typo: "thimbl" (not a word here) is one edit from each of the 26 "thimbl?".
+        assert_eq!(count("thimbl "), n);
+        assert_eq!(count("thxmbl "), 0);
+        assert!(expansions(&searcher, f.raw[0], None, "prefix").is_none());
+        assert_eq!(
+            expansions(&searcher, f.raw[0], None, "prefix01").map(|w| w.len()),
+            Some(10)
+        );
     }
 }

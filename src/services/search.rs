@@ -710,14 +710,15 @@ impl SearchService {
         let searcher = self.index.searcher();
         let locale = req.locale.as_deref();
         query::mark_known(&mut parsed, &searcher, f, surface_term, locale, &clauses);
-        let tq = query::build(f, &parsed, surface_term, locale, &clauses);
+        let tq = query::build(&searcher, f, &parsed, surface_term, locale, &clauses);
         let top = TopDocs::with_limit(req.limit)
             .and_offset(req.offset)
             .order_by_score();
         let (top, total, aggs) = if facets.is_empty() {
-            let (top, total) = searcher
-                .search(&tq, &(top, Count))
-                .map_err(ApiError::internal)?;
+            // Apart: alone, the top results are found with block-max pruning (most
+            // matches never scored), and the count reads postings without scoring.
+            let top = searcher.search(&tq, &top).map_err(ApiError::internal)?;
+            let total = searcher.search(&tq, &Count).map_err(ApiError::internal)?;
             (top, total, None)
         } else {
             let mut spec = serde_json::Map::new();
