@@ -649,7 +649,10 @@ mod tests {
             d.add_text(f.surface, PUBLISHED);
             // Raw words "prefix000".. and one of "thimbla".."thimblz".
             d.add_text(f.raw[0], format!("prefix{i:03}"));
-            d.add_text(f.raw[0], format!("thimbl{}", char::from(b'a' + (i % 26) as u8)));
+            d.add_text(
+                f.raw[0],
+                format!("thimbl{}", char::from(b'a' + (i % 26) as u8)),
+            );
             d.add_text(f.stem[0], format!("prefix{i:03}"));
             ids.push(id);
             docs.push(d);

@@ -40,7 +40,7 @@ fn corpus() -> Corpus {
             n += 1;
             let k = match segment {
                 "mixed" => {
-                    if i % 3 == 0 {
+                    if i.is_multiple_of(3) {
                         "a"
                     } else {
                         "b"
@@ -48,7 +48,7 @@ fn corpus() -> Corpus {
                 }
                 k => k,
             };
-            let o = if n % 4 == 0 { "ann" } else { "bob" };
+            let o = if n.is_multiple_of(4) { "ann" } else { "bob" };
             w.add_document(doc!(kind => k, owner => o, body => text(n)))
                 .expect("add");
         }
