@@ -31,7 +31,7 @@ use poem::{
 use sea_orm::{ConnectionTrait, Database, DbBackend};
 use serde_json::{Value, json};
 use support::{Measure, env_num, script, wrk};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::schema::Value as _;
 use vellum::app::Application;
 use vellum::config::Settings;
@@ -231,7 +231,12 @@ fn bare_tantivy(svc: Data<&SearchService>, q: Query<Q>) -> Response {
     );
     let (Ok(top), Ok(total)) = (
         searcher.search(&query, &TopDocs::with_limit(10).order_by_score()),
-        searcher.search(&query, &Count),
+        vellum::search::query::count_up_to(
+            &searcher,
+            query.as_ref(),
+            10_000, // the default `count_limit`, as the endpoint counts
+        )
+        .map(|(n, _)| n),
     ) else {
         return Response::builder()
             .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)

@@ -85,8 +85,11 @@ pub struct SearchResults {
     pub items: Vec<SearchHit>,
     /// Pass as `cursor` for the next page; `null` on the last (or deepest reachable) page.
     pub next_cursor: Option<String>,
-    /// Results matching, over every page.
+    /// Results matching, over every page, counted up to the server's `count_limit`
+    /// (10,000 by default; with facets always exact).
     pub total: i64,
+    /// False when more than `total` results match (counting stopped at `count_limit`).
+    pub total_exact: bool,
     /// For each facet asked for: its most frequent values among all matching results.
     pub facets: HashMap<String, Vec<SearchFacetValue>>,
 }
@@ -129,6 +132,7 @@ fn body(results: &Results) -> Value {
         "items": items,
         "next_cursor": results.next_cursor,
         "total": results.total,
+        "total_exact": results.total_exact,
         "facets": facets,
     })
 }

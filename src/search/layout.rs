@@ -54,6 +54,13 @@ fn fnv(h: &mut u64, s: &str) {
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// FNV-1a of one string.
+pub fn hash(s: &str) -> u64 {
+    let mut h = FNV_START;
+    fnv(&mut h, s);
+    h
+}
+
 pub use crate::domain::schema::is_text_kind as is_text;
 
 /// Field kinds searched when a type marks no field `searchable`.

@@ -35,7 +35,7 @@ use layout::{Plan, SLOTS, texts};
 
 /// Bumped when the schema or what documents hold changes: an index of another format is
 /// rebuilt.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Documents are published (`p`) and/or draft (`d`) surfaces of an entry.
 pub const PUBLISHED: &str = "p";
@@ -46,6 +46,10 @@ pub const DRAFT: &str = "d";
 pub struct Fields {
     pub id: Field,
     pub type_id: Field,
+    /// The id as a number (ids are UUIDs) and the type's [`type_key`]: hits are read
+    /// back from these columns without a dictionary lookup.
+    pub uid: Field,
+    pub tkey: Field,
     pub locale: Field,
     pub surface: Field,
     pub owner: Field,
@@ -83,6 +87,8 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED | FAST),
         type_id: b.add_text_field("type", STRING | STORED | FAST),
+        uid: b.add_ip_addr_field("uid", FAST),
+        tkey: b.add_u64_field("tkey", FAST),
         locale: b.add_text_field("locale", STRING | FAST),
         surface: b.add_text_field("surface", STRING),
         owner: b.add_text_field("owner", STRING),
@@ -514,6 +520,76 @@ pub fn documents(fields: &Fields, plan: &Plan, row: &EntryRow) -> Vec<TantivyDoc
     out
 }
 
+/// An entry id as the `uid` column holds it (`None` for an id that is no UUID: such a
+/// hit is read from the `id` column instead).
+fn uid_of(id: &str) -> Option<std::net::Ipv6Addr> {
+    // Only in the form it is written back in.
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .filter(|u| u.to_string() == id)
+        .map(|u| std::net::Ipv6Addr::from(u.as_u128()))
+}
+
+/// A type's number in the `tkey` column.
+pub fn type_key(type_id: &str) -> u64 {
+    layout::hash(type_id)
+}
+
+/// The (type, id) of each hit. `types`: the [`type_key`]s of the types searched.
+pub fn hit_keys(
+    searcher: &tantivy::Searcher,
+    hits: &[tantivy::DocAddress],
+    types: &[&str],
+) -> tantivy::Result<Vec<(String, String)>> {
+    use tantivy::columnar::{Column, StrColumn};
+    struct Columns {
+        uid: Option<Column<std::net::Ipv6Addr>>,
+        tkey: Option<Column<u64>>,
+        id: Option<StrColumn>,
+        type_id: Option<StrColumn>,
+    }
+    let missing =
+        || tantivy::TantivyError::InternalError("search index: a fast column is missing".into());
+    let keys: Vec<(u64, &str)> = types.iter().map(|t| (type_key(t), *t)).collect();
+    // Opened once per segment the hits are in.
+    let mut open: BTreeMap<u32, Columns> = BTreeMap::new();
+    let mut out = Vec::with_capacity(hits.len());
+    for addr in hits {
+        let seg = searcher.segment_reader(addr.segment_ord);
+        let cols = match open.entry(addr.segment_ord) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(Columns {
+                uid: seg.fast_fields().column_opt("uid")?,
+                tkey: seg.fast_fields().column_opt("tkey")?,
+                id: None,
+                type_id: None,
+            }),
+        };
+        let text = |col: &mut Option<StrColumn>, name: &str| -> tantivy::Result<String> {
+            if col.is_none() {
+                *col = seg.fast_fields().str(name)?;
+            }
+            let col = col.as_ref().ok_or_else(missing)?;
+            let mut s = String::new();
+            if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                col.ord_to_str(ord, &mut s)?;
+            }
+            Ok(s)
+        };
+        let id = match cols.uid.as_ref().and_then(|c| c.first(addr.doc_id)) {
+            Some(uid) => uuid::Uuid::from_u128(u128::from(uid)).to_string(),
+            None => text(&mut cols.id, "id")?,
+        };
+        let key = cols.tkey.as_ref().and_then(|c| c.first(addr.doc_id));
+        let ty = match keys.iter().find(|(k, _)| Some(*k) == key) {
+            Some((_, t)) => t.to_string(),
+            None => text(&mut cols.type_id, "type")?,
+        };
+        out.push((ty, id));
+    }
+    Ok(out)
+}
+
 fn document(
     f: &Fields,
     plan: &Plan,
@@ -525,6 +601,10 @@ fn document(
     let mut d = TantivyDocument::default();
     d.add_text(f.id, &row.id);
     d.add_text(f.type_id, &row.type_id);
+    if let Some(uid) = uid_of(&row.id) {
+        d.add_ip_addr(f.uid, uid);
+    }
+    d.add_u64(f.tkey, type_key(&row.type_id));
     d.add_text(f.locale, &row.locale);
     for s in surfaces {
         d.add_text(f.surface, s);

@@ -260,7 +260,10 @@ fn word_query(
             // part of each dictionary.
             match expansions(searcher, f.raw[slot], None, &w.raw) {
                 Some(words) => {
-                    for (word, _) in words {
+                    // The word itself matches by its stem already: as a prefix of itself
+                    // it would weigh twice, and make every document holding it a
+                    // candidate the top results must score.
+                    for (word, _) in words.into_iter().filter(|(x, _)| *x != w.raw) {
                         any.push(scored(f.raw[slot], &word, boost * PREFIX_WEIGHT));
                     }
                 }
@@ -372,6 +375,36 @@ pub fn build(
         // Clauses differ in type, layout or owner: no document is in two.
         _ => Box::new(Disjoint { parts: any }),
     }
+}
+
+/// The live documents `q` matches, counted up to `bound`: (count, whether it is exact).
+/// Past the bound the count is `bound` and not exact, so a query matching most of a
+/// large index costs what `bound` matches cost.
+pub fn count_up_to(
+    searcher: &tantivy::Searcher,
+    q: &dyn Query,
+    bound: usize,
+) -> tantivy::Result<(usize, bool)> {
+    use tantivy::DocSet;
+    let weight = q.weight(tantivy::query::EnableScoring::disabled_from_searcher(
+        searcher,
+    ))?;
+    let mut n = 0usize;
+    for seg in searcher.segment_readers() {
+        let mut scorer = weight.scorer(seg, 1.0)?;
+        let alive = seg.alive_bitset();
+        let mut doc = scorer.doc();
+        while doc != tantivy::TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                n += 1;
+                if n > bound {
+                    return Ok((bound, false));
+                }
+            }
+            doc = scorer.advance();
+        }
+    }
+    Ok((n, true))
 }
 
 /// Whether any live document matches (stops at the first).
@@ -689,6 +722,27 @@ mod tests {
         // A typo: "thimbl" (not a word here) is one edit from each of the 26 "thimbl?".
         assert_eq!(count("thimbl "), n);
         assert_eq!(count("thxmbl "), 0);
+        // Counting stops past a bound, and says so.
+        let all = build(
+            &searcher,
+            f,
+            &parse("prefix", &[]).expect("parse"),
+            PUBLISHED,
+            None,
+            &[clause()],
+        );
+        assert_eq!(
+            count_up_to(&searcher, all.as_ref(), 5).expect("count"),
+            (5, false)
+        );
+        assert_eq!(
+            count_up_to(&searcher, all.as_ref(), n).expect("count"),
+            (n, true)
+        );
+        assert_eq!(
+            count_up_to(&searcher, all.as_ref(), n - 1).expect("count"),
+            (n - 1, false)
+        );
         assert!(expansions(&searcher, f.raw[0], None, "prefix").is_none());
         assert_eq!(
             expansions(&searcher, f.raw[0], None, "prefix01").map(|w| w.len()),

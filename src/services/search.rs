@@ -84,6 +84,8 @@ pub struct Facet {
 pub struct Results {
     pub hits: Vec<Hit>,
     pub total: u64,
+    /// False when counting stopped at the `count_limit` setting: more match.
+    pub total_exact: bool,
     pub next_cursor: Option<String>,
     pub facets: BTreeMap<String, Vec<Facet>>,
 }
@@ -718,7 +720,13 @@ impl SearchService {
             // Apart: alone, the top results are found with block-max pruning (most
             // matches never scored), and the count reads postings without scoring.
             let top = searcher.search(&tq, &top).map_err(ApiError::internal)?;
-            let total = searcher.search(&tq, &Count).map_err(ApiError::internal)?;
+            // Up to `count_limit`, as lists count (0: exact).
+            let bound = match self.settings.count_limit {
+                0 => usize::MAX,
+                n => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            let total =
+                query::count_up_to(&searcher, tq.as_ref(), bound).map_err(ApiError::internal)?;
             (top, total, None)
         } else {
             let mut spec = serde_json::Map::new();
@@ -737,29 +745,21 @@ impl SearchService {
                 .map_err(ApiError::internal)?;
             (
                 top,
-                total,
+                (total, true),
                 Some(serde_json::to_value(agg).map_err(ApiError::internal)?),
             )
         };
         // Ids of the hits, then their rows, a statement per type.
         // From the fast columns: no stored document is decompressed.
-        let mut order: Vec<(String, String, f32)> = Vec::with_capacity(top.len());
-        for (score, addr) in &top {
-            let seg = searcher.segment_reader(addr.segment_ord);
-            let text = |name: &str| -> ApiResult<String> {
-                let col = seg
-                    .fast_fields()
-                    .str(name)
-                    .map_err(ApiError::internal)?
-                    .ok_or_else(|| ApiError::internal("search index: a fast column is missing"))?;
-                let mut out = String::new();
-                if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                    col.ord_to_str(ord, &mut out).map_err(ApiError::internal)?;
-                }
-                Ok(out)
-            };
-            order.push((text("type")?, text("id")?, *score));
-        }
+        let names: Vec<&str> = scope.iter().map(|(ty, _)| ty.def.api_id.as_str()).collect();
+        let addrs: Vec<tantivy::DocAddress> = top.iter().map(|(_, a)| *a).collect();
+        let keys =
+            crate::search::hit_keys(&searcher, &addrs, &names).map_err(ApiError::internal)?;
+        let order: Vec<(String, String, f32)> = keys
+            .into_iter()
+            .zip(top.iter())
+            .map(|((t, id), (score, _))| (t, id, *score))
+            .collect();
         let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (t, id, _) in &order {
             by_type.entry(t.as_str()).or_default().push(id.as_str());
@@ -800,7 +800,7 @@ impl SearchService {
                 highlights,
             });
         }
-        let total = total as u64;
+        let (total, total_exact) = (total.0 as u64, total.1);
         let next = req.offset + req.limit;
         let next_cursor = (top.len() == req.limit && (next as u64) < total && next < MAX_DEPTH)
             .then(|| encode_cursor(next));
@@ -829,6 +829,7 @@ impl SearchService {
         Ok(Results {
             hits,
             total,
+            total_exact,
             next_cursor,
             facets: facet_out,
         })

@@ -104,6 +104,7 @@ async fn relevance_typos_prefixes_phrases_and_stems(backend: Backend) {
         "{r}"
     );
     assert_eq!(r["total"], 2);
+    assert_eq!(r["total_exact"], true, "a small count is exact: {r}");
     assert!(r["items"][0]["score"].as_f64() > r["items"][1]["score"].as_f64());
     // One typo in a six-letter word; a transposition counts as one.
     assert_eq!(
