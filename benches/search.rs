@@ -621,9 +621,15 @@ async fn run() {
         let mut tick = tokio::time::interval(Duration::from_millis(5));
         let mut i = 0u64;
         let mut pending = Vec::new();
+        // At most this many writes in flight: a slower backend is measured at the rate it
+        // sustains rather than piling requests up to the connection limit.
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
         while started.elapsed() < duration {
             tick.tick().await;
             i += 1;
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                break;
+            };
             let (client, base, token, lags) =
                 (client.clone(), base.clone(), token.clone(), lags.clone());
             let id = format!("00000000-0000-7000-8000-{:012}", (i * 7907) % entries);
@@ -635,6 +641,7 @@ async fn run() {
                     .json(&json!({"fields": {"title": word}}))
                     .send()
                     .await;
+                drop(permit);
                 if !r.is_ok_and(|r| r.status().is_success()) || !i.is_multiple_of(20) {
                     return;
                 }
