@@ -35,9 +35,9 @@ impl Clone for Scoped {
     }
 }
 
-fn term_weight(t: &Term, scoring: &EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-    TermQuery::new(t.clone(), IndexRecordOption::Basic)
-        .weight(EnableScoring::disabled_from_schema(scoring.schema()))
+/// A scope term's weight: it only narrows, so it is never scored.
+fn term_weight(t: &Term, unscored: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+    TermQuery::new(t.clone(), IndexRecordOption::Basic).weight(unscored)
 }
 
 impl Query for Scoped {
@@ -48,12 +48,12 @@ impl Query for Scoped {
             require: self
                 .require
                 .iter()
-                .map(|t| Ok((t.clone(), term_weight(t, &scoring)?)))
+                .map(|t| Ok((t.clone(), term_weight(t, unscored)?)))
                 .collect::<tantivy::Result<_>>()?,
             exclude: self
                 .exclude
                 .iter()
-                .map(|t| term_weight(t, &scoring))
+                .map(|t| term_weight(t, unscored))
                 .collect::<tantivy::Result<_>>()?,
             filters: self
                 .filters
