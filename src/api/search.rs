@@ -6,16 +6,17 @@ use std::collections::HashMap;
 use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi};
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Value, json};
 
 use super::dto::content::Entry;
 use super::dto::{Body, Typed};
-use super::render::entry;
+use super::render::entry_with;
 use super::{Auth, MaybeAuth, Reply, query_pairs};
 use crate::domain::query::Surface;
 use crate::error::ApiResult;
 use crate::services::Services;
-use crate::services::search::Results;
+use crate::services::search::{Hit, Results};
 
 #[derive(poem_openapi::Tags)]
 enum Tag {
@@ -106,35 +107,51 @@ fn facet_text(v: &Value) -> String {
     }
 }
 
-fn body(results: &Results) -> Value {
-    let items: Vec<Value> = results
-        .hits
-        .iter()
-        .map(|h| {
-            json!({
-                "entry": entry(&h.row, &h.ty.def, &h.view, None),
-                "score": h.score,
-                "highlights": h.highlights,
-            })
-        })
-        .collect();
-    let mut facets = Map::new();
-    for (name, values) in &results.facets {
-        facets.insert(
-            name.clone(),
-            values
+/// The response: [`SearchResults`], serialized straight from the hits' rows (no copy of
+/// their stored values).
+struct ResultsView<'a>(&'a Results);
+
+struct HitView<'a>(&'a Hit);
+
+impl Serialize for HitView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("entry", &entry_with(&h.row, &h.ty.def, &h.view, None, None))?;
+        m.serialize_entry("score", &h.score)?;
+        m.serialize_entry("highlights", &h.highlights)?;
+        m.end()
+    }
+}
+
+struct FacetsView<'a>(&'a Results);
+
+impl Serialize for FacetsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.facets.len()))?;
+        for (name, values) in &self.0.facets {
+            let values: Vec<Value> = values
                 .iter()
                 .map(|f| json!({"value": facet_text(&f.value), "count": f.count}))
-                .collect(),
-        );
+                .collect();
+            m.serialize_entry(name, &values)?;
+        }
+        m.end()
     }
-    json!({
-        "items": items,
-        "next_cursor": results.next_cursor,
-        "total": results.total,
-        "total_exact": results.total_exact,
-        "facets": facets,
-    })
+}
+
+impl Serialize for ResultsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let items: Vec<HitView> = r.hits.iter().map(HitView).collect();
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("items", &items)?;
+        m.serialize_entry("next_cursor", &r.next_cursor)?;
+        m.serialize_entry("total", &r.total)?;
+        m.serialize_entry("total_exact", &r.total_exact)?;
+        m.serialize_entry("facets", &FacetsView(r))?;
+        m.end()
+    }
 }
 
 pub struct SearchApi {
@@ -191,7 +208,7 @@ impl SearchApi {
             .search(&auth.principal(), Surface::Delivery, &query_pairs(req))
             .await?;
         Ok(Typed::wrap(
-            Reply::json(&body(&results)).header("cache-control", "private, no-cache"),
+            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-cache"),
         ))
     }
 
@@ -237,7 +254,7 @@ impl SearchApi {
             .search(&auth.0, Surface::Manage, &query_pairs(req))
             .await?;
         Ok(Typed::wrap(
-            Reply::json(&body(&results)).header("cache-control", "private, no-store"),
+            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-store"),
         ))
     }
 

@@ -44,6 +44,24 @@ pub fn language(locale: &str) -> Option<Language> {
     })
 }
 
+/// Shortest prefix of a word that matches as one (search-as-you-type), in characters.
+pub const MIN_PREFIX_CHARS: usize = 3;
+
+/// Longest prefix of a word kept in its slot's prefix field, in characters. A query word
+/// up to this long is a prefix match in one term; a longer one (few words start with
+/// it) is expanded through the dictionary instead.
+pub const MAX_PREFIX_CHARS: usize = 10;
+
+/// The prefixes of a raw word that its slot's prefix field holds: from
+/// [`MIN_PREFIX_CHARS`] to [`MAX_PREFIX_CHARS`] characters, each shorter than the word
+/// (the word itself matches as a word).
+pub fn prefixes(word: &str) -> impl Iterator<Item = &str> {
+    word.char_indices()
+        .skip(MIN_PREFIX_CHARS)
+        .take(MAX_PREFIX_CHARS + 1 - MIN_PREFIX_CHARS)
+        .map(|(end, _)| &word[..end])
+}
+
 /// Lower-cased, accent-folded words, not stemmed (the raw form).
 pub fn raw_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
@@ -129,6 +147,8 @@ impl Analyzer {
 pub struct FieldTokens {
     pub raw: Vec<Token>,
     pub stem: Vec<Token>,
+    /// The [`prefixes`] of the raw words.
+    pub prefix: Vec<Token>,
     next_position: usize,
 }
 
@@ -145,6 +165,7 @@ impl FieldTokens {
             };
             self.raw.push(token(&w.raw));
             self.stem.push(token(&w.stem));
+            self.prefix.extend(prefixes(&w.raw).map(token));
         }
         self.next_position = base + words.len() + 2;
     }
@@ -222,6 +243,26 @@ mod tests {
         assert!(language("xx").is_none());
         let mut none = Analyzer::new(None);
         assert_eq!(none.words("Über")[0].stem, "uber");
+    }
+
+    #[test]
+    fn prefixes_are_proper_and_bounded() {
+        let all: Vec<&str> = prefixes("searching").collect();
+        assert_eq!(
+            all,
+            ["sea", "sear", "searc", "search", "searchi", "searchin"]
+        );
+        assert_eq!(prefixes("run").count(), 0);
+        assert_eq!(prefixes("runs").collect::<Vec<_>>(), ["run"]);
+        let long: Vec<&str> = prefixes("internationalization").collect();
+        assert_eq!(long.first(), Some(&"int"));
+        assert_eq!(long.last(), Some(&"internatio"));
+        assert_eq!(long.len(), MAX_PREFIX_CHARS + 1 - MIN_PREFIX_CHARS);
+        // Characters, not bytes.
+        assert_eq!(
+            prefixes("привет").collect::<Vec<_>>(),
+            ["при", "прив", "приве"]
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ use layout::{Plan, SLOTS, texts};
 
 /// Bumped when the schema or what documents hold changes: an index of another format is
 /// rebuilt.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// Documents are published (`p`) and/or draft (`d`) surfaces of an entry.
 pub const PUBLISHED: &str = "p";
@@ -59,9 +59,12 @@ pub struct Fields {
     /// `indexed` fields by name: filters and facets.
     pub values: Field,
     pub published_at: Field,
-    /// Per slot: stemmed words (ordinary matches) and raw words (phrases, typos, prefixes).
+    /// Per slot: stemmed words (ordinary matches), raw words (phrases, typos, long
+    /// prefixes) and the raw words' short prefixes (`analysis::prefixes`: a prefix
+    /// match is one term, however many words it starts).
     pub stem: Vec<Field>,
     pub raw: Vec<Field>,
+    pub prefix: Vec<Field>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -102,6 +105,9 @@ fn schema() -> (Schema, Fields) {
             .collect(),
         raw: (0..SLOTS)
             .map(|i| b.add_text_field(&format!("r{i}"), words.clone()))
+            .collect(),
+        prefix: (0..SLOTS)
+            .map(|i| b.add_text_field(&format!("p{i}"), stemmed.clone()))
             .collect(),
     };
     (b.build(), fields)
@@ -665,6 +671,15 @@ fn document(
                 tokens: tokens.raw,
             },
         );
+        if !tokens.prefix.is_empty() {
+            d.add_pre_tokenized_text(
+                f.prefix[slot],
+                PreTokenizedString {
+                    text: String::new(),
+                    tokens: tokens.prefix,
+                },
+            );
+        }
     }
     d
 }

@@ -14,7 +14,7 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::tokenizer::Language;
 
-use super::analysis::{Analyzer, MAX_WORD_BYTES, edit_distance, typo_budget};
+use super::analysis::{Analyzer, MAX_PREFIX_CHARS, MAX_WORD_BYTES, edit_distance, typo_budget};
 use super::layout::FastField;
 use super::scoped::{Disjoint, Scoped};
 use super::{Fields, timestamp_millis};
@@ -25,9 +25,8 @@ use crate::domain::schema::FieldType;
 pub const MAX_QUERY_CHARS: usize = 500;
 /// Most words (quoted ones included) in one query.
 pub const MAX_WORDS: usize = 12;
-/// Shortest last word also matched as a prefix: shorter ones would expand to a large
-/// part of the dictionary.
-pub const MIN_PREFIX_CHARS: usize = 3;
+/// Shortest last word also matched as a prefix.
+pub use super::analysis::MIN_PREFIX_CHARS;
 /// Weight of a typo or prefix match against an exact one of the same field.
 const FUZZY_WEIGHT: f32 = 0.4;
 const PREFIX_WEIGHT: f32 = 0.6;
@@ -255,7 +254,12 @@ fn word_query(
                 )),
             }
         }
-        if prefix {
+        if prefix && w.raw.chars().count() <= MAX_PREFIX_CHARS {
+            // One term of the slot's prefix field: the documents holding a word it
+            // starts (not the word itself, which matches by its stem already: as a
+            // prefix of itself it would weigh twice).
+            any.push(scored(f.prefix[slot], &w.raw, boost * PREFIX_WEIGHT));
+        } else if prefix {
             // Prefixes are exact: within a typo budget the automaton would accept a large
             // part of each dictionary.
             match expansions(searcher, f.raw[slot], None, &w.raw) {
@@ -680,12 +684,19 @@ mod tests {
             d.add_text(f.type_id, "t");
             d.add_u64(f.layout, 1);
             d.add_text(f.surface, PUBLISHED);
-            // Raw words "prefix000".. and one of "thimbla".."thimblz".
-            d.add_text(f.raw[0], format!("prefix{i:03}"));
-            d.add_text(
-                f.raw[0],
+            // Raw words "prefix000".., "longerprefix000".. and one of
+            // "thimbla".."thimblz", with their prefixes.
+            let words = [
+                format!("prefix{i:03}"),
+                format!("longerprefix{i:03}"),
                 format!("thimbl{}", char::from(b'a' + (i % 26) as u8)),
-            );
+            ];
+            for w in &words {
+                d.add_text(f.raw[0], w);
+                for p in crate::search::analysis::prefixes(w) {
+                    d.add_text(f.prefix[0], p);
+                }
+            }
             d.add_text(f.stem[0], format!("prefix{i:03}"));
             ids.push(id);
             docs.push(d);
@@ -713,8 +724,12 @@ mod tests {
                 .search(&query, &tantivy::collector::Count)
                 .expect("count")
         };
-        // Past the bound (every document), within it (ten words), one word.
+        // Short prefixes are one term of the prefix field, however many words they
+        // start; long ones expand through the dictionary: past the bound (every
+        // document), within it (ten words).
         assert_eq!(count("prefix"), n);
+        assert_eq!(count("thim"), n);
+        assert_eq!(count("longerprefix"), n);
         // Ten start with "prefix01" and are one edit from it; six more are one deletion
         // from it, as "prefix021".
         assert_eq!(count("prefix01"), 16);
@@ -742,6 +757,11 @@ mod tests {
         assert_eq!(
             count_up_to(&searcher, all.as_ref(), n - 1).expect("count"),
             (n - 1, false)
+        );
+        assert!(expansions(&searcher, f.raw[0], None, "longerprefix").is_none());
+        assert_eq!(
+            expansions(&searcher, f.raw[0], None, "longerprefix01").map(|w| w.len()),
+            Some(10)
         );
         assert!(expansions(&searcher, f.raw[0], None, "prefix").is_none());
         assert_eq!(

@@ -1,4 +1,5 @@
-//! SQLite point reads (one published entry by id or slug) run on the calling thread.
+//! SQLite point reads (one published entry by id or slug, a few entries by their ids)
+//! run on the calling thread.
 //!
 //! sqlx's SQLite driver runs every connection on a thread of its own: a statement is a
 //! command sent over a channel and its rows sent back, and those hand-offs cost more CPU
@@ -79,33 +80,52 @@ impl DirectReads {
         Ok(conn)
     }
 
-    /// The one entry `sql` (a statement over `entries::cols(Sqlite, false)`) selects.
-    pub(super) fn entry(&self, sql: &str, values: &[String]) -> Result<Option<EntryRow>, DbErr> {
+    /// Runs `read` with a connection, which goes back to the list only if `read`
+    /// succeeded (a failed one is closed as it drops).
+    fn with<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, DbErr> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match taken {
             Some(c) => c,
             None => self.connect()?,
         };
-        let found = {
-            let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-            stmt.query_row(params_from_iter(values.iter()), entry_row)
-                .optional()
-                .map_err(err)?
-        };
+        let out = read(&conn).map_err(err)?;
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(conn);
         }
-        Ok(found)
+        Ok(out)
     }
 
-    /// How many times the cached statement `sql` was prepared again since it was first
-    /// prepared, on an idle connection (tests: a point read must not re-plan per key).
+    /// The one entry `sql` (a statement over `entries::cols(Sqlite, …)`) selects.
+    pub(super) fn entry(&self, sql: &str, values: &[String]) -> Result<Option<EntryRow>, DbErr> {
+        self.with(|conn| {
+            conn.prepare_cached(sql)?
+                .query_row(params_from_iter(values.iter()), entry_row)
+                .optional()
+        })
+    }
+
+    /// The entries `sql` (a statement over `entries::cols(Sqlite, …)` by primary key)
+    /// selects, in its order.
+    pub(super) fn entries(&self, sql: &str, values: &[String]) -> Result<Vec<EntryRow>, DbErr> {
+        self.with(|conn| {
+            conn.prepare_cached(sql)?
+                .query_map(params_from_iter(values.iter()), entry_row)?
+                .collect()
+        })
+    }
+
+    /// How many times the cached statement `sql` ran, and was prepared again, since it
+    /// was first prepared on an idle connection (tests: a read by keys must run here
+    /// and not re-plan per key).
     #[cfg(test)]
-    pub(super) fn reprepares(&self, sql: &str) -> Option<usize> {
+    pub(super) fn runs_and_reprepares(&self, sql: &str) -> Option<(usize, usize)> {
         let idle = self.idle.lock().ok()?;
         let conn = idle.last()?;
         let stmt = conn.prepare_cached(sql).ok()?;
-        Some(stmt.get_status(rusqlite::StatementStatus::RePrepare) as usize)
+        Some((
+            stmt.get_status(rusqlite::StatementStatus::Run) as usize,
+            stmt.get_status(rusqlite::StatementStatus::RePrepare) as usize,
+        ))
     }
 }
 

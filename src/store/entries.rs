@@ -215,7 +215,17 @@ pub async fn get_many(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = c.backend();
+    c.fetch_entries(by_ids_sql(c.backend(), type_id, ids, published_only))
+        .await
+}
+
+/// The statement of [`get_many`].
+pub(super) fn by_ids_sql(
+    backend: DbBackend,
+    type_id: &str,
+    ids: &[&str],
+    published_only: bool,
+) -> Sql {
     let mut q = Sql::new(backend);
     q.push(&format!(
         "SELECT {} FROM entries e WHERE e.type_id = ",
@@ -227,7 +237,7 @@ pub async fn get_many(
     if published_only {
         q.push(" AND e.published_version IS NOT NULL");
     }
-    c.fetch(q).await?.iter().map(from_row).collect()
+    q
 }
 
 /// Published entries in (type, id) order after `after`, for the sync API: of the types in

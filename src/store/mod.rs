@@ -101,6 +101,10 @@ pub trait CommitObserver: Send + Sync {
 /// this many committed writes. (PostgreSQL's autoanalyze does this on its own.)
 const OPTIMIZE_EVERY_WRITES: u64 = 2000;
 
+/// Most values a read by keys binds to run on SQLite's direct connections (more keys
+/// are more seeks than a worker thread should hold on to: those go to sqlx).
+const DIRECT_KEYS: usize = 128;
+
 /// The PostgreSQL advisory lock every write transaction takes first (the event append
 /// takes it too, so events stay in commit order even for a caller outside `write`).
 pub const WRITE_LOCK: i64 = 7201455;
@@ -299,34 +303,61 @@ impl Store {
     /// The one entry a point read by key selects (`SELECT entries::cols(…, false) …`):
     /// on SQLite on the calling thread (`direct`), elsewhere as [`Store::fetch_hot`].
     pub async fn fetch_entry(&self, q: Sql) -> Result<Option<entries::EntryRow>, DbErr> {
-        if let Some(direct) = &self.direct {
-            let strings: Option<Vec<String>> = q
-                .values
-                .iter()
-                .map(|v| match v {
-                    Value::String(Some(s)) => Some(s.to_string()),
-                    _ => None,
-                })
-                .collect();
-            if let Some(values) = strings {
-                match direct.entry(&q.text, &values) {
-                    Ok(found) => {
-                        count_statement();
-                        return Ok(found);
-                    }
-                    // Busy (a writer recovering the WAL index) or any other failure: the
-                    // same statement on sqlx, which waits without holding this thread.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "direct read failed; reading through sqlx")
-                    }
-                }
-            }
+        if let Some(found) = self.try_direct(&q, |d, text, values| d.entry(text, values)) {
+            return Ok(found);
         }
         self.fetch_hot(q)
             .await?
             .first()
             .map(entries::from_row)
             .transpose()
+    }
+
+    /// The entries a read by primary key selects (`SELECT entries::cols(…) … e.id IN …`,
+    /// at most [`DIRECT_KEYS`] keys on SQLite's direct connections, else as
+    /// [`Store::fetch_hot`]): the rows behind a page of search hits or of populated
+    /// relations, a dozen index seeks served from the page cache.
+    pub async fn fetch_by_keys(&self, q: Sql) -> Result<Vec<entries::EntryRow>, DbErr> {
+        if q.values.len() <= DIRECT_KEYS
+            && let Some(found) = self.try_direct(&q, |d, text, values| d.entries(text, values))
+        {
+            return Ok(found);
+        }
+        self.fetch_hot(q)
+            .await?
+            .iter()
+            .map(entries::from_row)
+            .collect()
+    }
+
+    /// `read` on a direct connection, when there are direct reads (SQLite on a file) and
+    /// every value bound is a string; `None` also when it failed (busy: a writer
+    /// recovering the WAL index, or anything else), for the caller to run the same
+    /// statement on sqlx, which waits without holding this thread.
+    fn try_direct<T>(
+        &self,
+        q: &Sql,
+        read: impl FnOnce(&direct::DirectReads, &str, &[String]) -> Result<T, DbErr>,
+    ) -> Option<T> {
+        let direct = self.direct.as_ref()?;
+        let values: Vec<String> = q
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::String(Some(s)) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        match read(direct, &q.text, &values) {
+            Ok(found) => {
+                count_statement();
+                Some(found)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "direct read failed; reading through sqlx");
+                None
+            }
+        }
     }
 
     /// Runs a read on the pool for lists that may scan, stopped once it has run for
@@ -473,6 +504,14 @@ fn count_statement() {
 pub trait Reads: Sync {
     fn backend(&self) -> DbBackend;
     fn fetch(&self, q: Sql) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send;
+
+    /// The entries a read by primary key (`SELECT entries::cols(…) … e.id IN …`) selects.
+    fn fetch_entries(
+        &self,
+        q: Sql,
+    ) -> impl Future<Output = Result<Vec<entries::EntryRow>, DbErr>> + Send {
+        async move { self.fetch(q).await?.iter().map(entries::from_row).collect() }
+    }
 }
 
 impl<C: ConnectionTrait + Sync> Reads for C {
@@ -492,6 +531,13 @@ impl Reads for Store {
 
     fn fetch(&self, q: Sql) -> impl Future<Output = Result<Vec<QueryResult>, DbErr>> + Send {
         self.fetch_hot(q)
+    }
+
+    fn fetch_entries(
+        &self,
+        q: Sql,
+    ) -> impl Future<Output = Result<Vec<entries::EntryRow>, DbErr>> + Send {
+        self.fetch_by_keys(q)
     }
 }
 

@@ -303,6 +303,7 @@ async fn deep_pages_seek_into_the_index_on_sqlite() {
     seed(&store).await;
     check(&store).await;
     check_slug_planned_once(&store).await;
+    check_keys_planned_once(&store).await;
 }
 
 #[tokio::test]
@@ -375,9 +376,44 @@ async fn check_slug_planned_once(store: &Store) {
     let key = super::entries::PublishedKey::Slug("any");
     let text = super::entries::published_sql(DbBackend::Sqlite, "movie", key, None).text;
     assert_eq!(
-        direct.reprepares(&text),
-        Some(0),
-        "the slug read was planned again per slug"
+        direct.runs_and_reprepares(&text),
+        Some((50, 0)),
+        "the slug read did not run on a direct connection, or was planned again per slug"
+    );
+}
+
+/// A read by a list of ids (the rows behind a page of search hits) runs on SQLite's
+/// direct connections and is planned once for every list of that length, not per list.
+async fn check_keys_planned_once(store: &Store) {
+    let direct = store
+        .direct
+        .clone()
+        .expect("direct reads on a file database");
+    let mut text = String::new();
+    for round in 0..20 {
+        let ids: Vec<String> = (0..10)
+            .map(|k| format!("{:08}", (round * 4001 + k * 97) % ROWS))
+            .collect();
+        let mut refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // One that names nothing is simply absent.
+        refs.push("nothing");
+        let mut found: Vec<String> = super::entries::get_many(store, "movie", &refs, true)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        found.sort();
+        let mut want = ids.clone();
+        want.sort();
+        assert_eq!(found, want);
+        text = super::entries::by_ids_sql(DbBackend::Sqlite, "movie", &refs, true).text;
+    }
+    // Every round bound 12 values, within the direct connections' bound.
+    assert_eq!(
+        direct.runs_and_reprepares(&text),
+        Some((20, 0)),
+        "a read by ids did not run on a direct connection, or was planned again per list"
     );
 }
 
