@@ -147,8 +147,10 @@ impl Analyzer {
 pub struct FieldTokens {
     pub raw: Vec<Token>,
     pub stem: Vec<Token>,
-    /// The [`prefixes`] of the raw words.
+    /// The [`prefixes`] of the raw words, each once per field: a prefix matches or not
+    /// (its frequencies stay 1, which block-max pruning still reads).
     pub prefix: Vec<Token>,
+    prefixes_seen: std::collections::HashSet<String>,
     next_position: usize,
 }
 
@@ -165,7 +167,12 @@ impl FieldTokens {
             };
             self.raw.push(token(&w.raw));
             self.stem.push(token(&w.stem));
-            self.prefix.extend(prefixes(&w.raw).map(token));
+            for p in prefixes(&w.raw) {
+                if !self.prefixes_seen.contains(p) {
+                    self.prefixes_seen.insert(p.to_string());
+                    self.prefix.push(token(p));
+                }
+            }
         }
         self.next_position = base + words.len() + 2;
     }
@@ -186,43 +193,56 @@ pub fn typo_budget(chars: usize) -> u8 {
 }
 
 /// Damerau–Levenshtein distance (adjacent transpositions cost one) between two words,
-/// giving up past `max` (then `max + 1`). Words here are short; a plain table is enough.
+/// giving up past `max` (then `max + 1`). Called for every word of a highlighted text
+/// when a query word is a typo: ASCII words are compared as bytes, without allocating.
 pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
-    // Most pairs differ in length by more than the budget: no allocation for those.
-    if a.chars().count().abs_diff(b.chars().count()) > max {
-        return max + 1;
+    if a.is_ascii() && b.is_ascii() {
+        return osa(a.as_bytes(), b.as_bytes(), max);
     }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    osa(&a, &b, max)
+}
+
+/// The optimal-string-alignment distance of `a` and `b`, capped at `max + 1`, with three
+/// rolling rows of the table (on the stack for words up to 47 letters).
+fn osa<T: PartialEq>(a: &[T], b: &[T], max: usize) -> usize {
     if a.len().abs_diff(b.len()) > max {
         return max + 1;
     }
+    const STACK: usize = 48;
     let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
+    let mut stack = [0usize; 3 * STACK];
+    let mut heap = Vec::new();
+    let rows: &mut [usize] = if w <= STACK {
+        &mut stack[..3 * w]
+    } else {
+        heap.resize(3 * w, 0);
+        &mut heap
+    };
+    let at = |i: usize, j: usize| (i % 3) * w + j;
+    for (j, cell) in rows.iter_mut().take(w).enumerate() {
         *cell = j;
     }
     for i in 1..=a.len() {
-        let mut row_min = usize::MAX;
+        rows[at(i, 0)] = i;
+        let mut row_min = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
+            let mut v = (rows[at(i - 1, j)] + 1)
+                .min(rows[at(i, j - 1)] + 1)
+                .min(rows[at(i - 1, j - 1)] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
+                v = v.min(rows[at(i - 2, j - 2)] + 1);
             }
-            d[i * w + j] = v;
+            rows[at(i, j)] = v;
             row_min = row_min.min(v);
         }
         if row_min > max {
             return max + 1;
         }
     }
-    d[a.len() * w + b.len()].min(max + 1)
+    rows[at(a.len(), b.len())].min(max + 1)
 }
 
 #[cfg(test)]
@@ -266,12 +286,34 @@ mod tests {
     }
 
     #[test]
+    fn a_field_holds_each_prefix_once() {
+        let mut en = Analyzer::new(language("en"));
+        let mut tokens = FieldTokens::default();
+        tokens.push(&en.words("search searches"));
+        tokens.push(&en.words("Search"));
+        let pre: Vec<&str> = tokens.prefix.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(pre, ["sea", "sear", "searc", "search", "searche"]);
+        assert_eq!(tokens.raw.len(), 3);
+    }
+
+    #[test]
     fn distances_and_budgets() {
         assert_eq!(edit_distance("serach", "search", 2), 1);
         assert_eq!(edit_distance("search", "search", 2), 0);
         assert_eq!(edit_distance("serch", "search", 2), 1);
         assert_eq!(edit_distance("abc", "xyzabc", 2), 3);
         assert_eq!(edit_distance("kitten", "sitting", 3), 3);
+        assert_eq!(edit_distance("kitten", "sitting", 2), 3);
+        assert_eq!(edit_distance("ca", "abc", 3), 3);
+        assert_eq!(edit_distance("", "abc", 3), 3);
+        assert_eq!(edit_distance("abc", "", 2), 3);
+        // Characters, not bytes, outside ASCII.
+        assert_eq!(edit_distance("café", "cafe", 2), 1);
+        assert_eq!(edit_distance("сеарч", "серач", 2), 1);
+        // Long words (past the rows kept on the stack).
+        let long = "a".repeat(60);
+        assert_eq!(edit_distance(&long, &format!("{long}b"), 2), 1);
+        assert_eq!(edit_distance(&long, &"b".repeat(60), 2), 3);
         assert_eq!(typo_budget(4), 0);
         assert_eq!(typo_budget(6), 1);
         assert_eq!(typo_budget(9), 2);

@@ -200,7 +200,8 @@ fn manual_reader(index: &Index) -> anyhow::Result<IndexReader> {
 }
 
 /// Memory the writer may buffer before it writes a segment by itself.
-const WRITER_BUDGET: usize = 32 * 1024 * 1024;
+/// Larger segments mean less merging (a rebuild writes the index fewer times over).
+const WRITER_BUDGET: usize = 96 * 1024 * 1024;
 
 impl SearchIndex {
     /// Opens the index in `dir`, or makes a new one (when there is none, or the one there
