@@ -165,9 +165,10 @@ impl SearchApi {
     /// (none up to 4 letters, one up to 8, two beyond) and the last word as a prefix
     /// (search-as-you-type); `"quoted words"` must match as a phrase. Title matches rank
     /// above body matches (field `boost`). With one `type`, filter with
-    /// `filter[field][op]=value` (the list syntax, on `indexed` fields and
-    /// `published_at`) and count values with `facets`. Limits: 500 characters, 12 words,
-    /// 5 facets, the first 1,000 results.
+    /// `filter[field][op]=value` (the list syntax, on `indexed` fields, `locale` and
+    /// the entry's times) and count values with `facets`. Results come best first, or
+    /// in the order of `sort`. Limits: 500 characters, 12 words, 5 facets, 3 sort keys,
+    /// the first 1,000 results.
     #[oai(
         path = "/api/v1/search",
         method = "get",
@@ -195,6 +196,13 @@ impl SearchApi {
         /// `type`) `indexed` enum, boolean, integer or short text fields.
         #[oai(name = "facets")]
         _facets: Query<Option<String>>,
+        /// Order instead of relevance: comma-separated keys, `-` for descending, such as
+        /// `-published_at,title`. Keys: `published_at`, `created_at`, `updated_at`,
+        /// `locale`, and (with one `type`) `indexed` text, enum, number, boolean and date
+        /// fields holding one value. Entries without a value come last; relevance breaks
+        /// ties.
+        #[oai(name = "sort")]
+        _sort: Query<Option<String>>,
         /// Results per page, 1 to 50 (default 10).
         #[oai(name = "limit")]
         _limit: Query<Option<i64>>,
@@ -241,6 +249,13 @@ impl SearchApi {
         /// Comma-separated fields to count values of (see `GET /api/v1/search`).
         #[oai(name = "facets")]
         _facets: Query<Option<String>>,
+        /// Order instead of relevance: comma-separated keys, `-` for descending, such as
+        /// `-published_at,title`. Keys: `published_at`, `created_at`, `updated_at`,
+        /// `locale`, and (with one `type`) `indexed` text, enum, number, boolean and date
+        /// fields holding one value. Entries without a value come last; relevance breaks
+        /// ties.
+        #[oai(name = "sort")]
+        _sort: Query<Option<String>>,
         /// Results per page, 1 to 50 (default 10).
         #[oai(name = "limit")]
         _limit: Query<Option<i64>>,

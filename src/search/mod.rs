@@ -11,6 +11,7 @@ pub mod highlight;
 pub mod layout;
 pub mod query;
 pub mod scoped;
+pub mod sort;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ use layout::{Plan, SLOTS, texts};
 
 /// Bumped when the schema or what documents hold changes: an index of another format is
 /// rebuilt.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// Documents are published (`p`) and/or draft (`d`) surfaces of an entry.
 pub const PUBLISHED: &str = "p";
@@ -59,6 +60,9 @@ pub struct Fields {
     /// `indexed` fields by name: filters and facets.
     pub values: Field,
     pub published_at: Field,
+    /// The entry's creation and last change (milliseconds): filters and sorts.
+    pub created_at: Field,
+    pub updated_at: Field,
     /// Per slot: stemmed words (ordinary matches), raw words (phrases, typos, long
     /// prefixes) and the raw words' short prefixes (`analysis::prefixes`: a prefix
     /// match is one term, however many words it starts).
@@ -100,6 +104,8 @@ fn schema() -> (Schema, Fields) {
         layout: b.add_u64_field("layout", INDEXED | FAST),
         values: b.add_json_field("f", values),
         published_at: b.add_i64_field("published_at", FAST),
+        created_at: b.add_i64_field("created_at", FAST),
+        updated_at: b.add_i64_field("updated_at", FAST),
         stem: (0..SLOTS)
             .map(|i| b.add_text_field(&format!("s{i}"), stemmed.clone()))
             .collect(),
@@ -630,6 +636,8 @@ fn document(
     if let Some(at) = row.published_at {
         d.add_i64(f.published_at, at.timestamp_millis());
     }
+    d.add_i64(f.created_at, row.created_at.timestamp_millis());
+    d.add_i64(f.updated_at, row.updated_at.timestamp_millis());
     let mut values = BTreeMap::new();
     for fast in &plan.fast {
         let v = match data.get(&fast.name) {

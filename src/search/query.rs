@@ -546,8 +546,13 @@ pub fn filter(f: &Fields, fast: &[FastField], flt: &Filter) -> Result<Box<dyn Qu
                     .ok_or_else(|| {
                         format!("`{name}` is not `indexed`: mark it `indexed` in the type to filter on it in search")
                     })?,
-                Target::Meta(MetaCol::PublishedAt) => {
-                    return published_at(f, *op, values);
+                Target::Meta(m @ (MetaCol::PublishedAt | MetaCol::CreatedAt | MetaCol::UpdatedAt)) => {
+                    let field = match m {
+                        MetaCol::PublishedAt => f.published_at,
+                        MetaCol::CreatedAt => f.created_at,
+                        _ => f.updated_at,
+                    };
+                    return timestamp(field, m.column(), *op, values);
                 }
                 Target::Meta(MetaCol::Locale) => {
                     let eq = |v: &Scalar| match v {
@@ -567,7 +572,7 @@ pub fn filter(f: &Fields, fast: &[FastField], flt: &Filter) -> Result<Box<dyn Qu
                 }
                 Target::Meta(m) => {
                     return Err(format!(
-                        "search cannot filter on `{}`; it filters on `published_at`, `locale` and `indexed` fields",
+                        "search cannot filter on `{}`; it filters on `published_at`, `created_at`, `updated_at`, `locale` and `indexed` fields",
                         m.column()
                     ));
                 }
@@ -621,19 +626,29 @@ pub fn filter(f: &Fields, fast: &[FastField], flt: &Filter) -> Result<Box<dyn Qu
     }
 }
 
-fn published_at(f: &Fields, op: Op, values: &[Scalar]) -> Result<Box<dyn Query>, String> {
+/// A condition on one of the entry's times (milliseconds in `field`).
+fn timestamp(
+    field: tantivy::schema::Field,
+    name: &str,
+    op: Op,
+    values: &[Scalar],
+) -> Result<Box<dyn Query>, String> {
     let ms = match values.first() {
         Some(Scalar::Ts(t)) => t.timestamp_millis(),
-        _ => return Err("`published_at` takes an RFC 3339 time".into()),
+        _ => return Err(format!("`{name}` takes an RFC 3339 time")),
     };
-    let t = tantivy::Term::from_field_i64(f.published_at, ms);
+    let t = tantivy::Term::from_field_i64(field, ms);
     Ok(match op {
         Op::Lt => range(Bound::Unbounded, Bound::Excluded(t)),
         Op::Lte => range(Bound::Unbounded, Bound::Included(t)),
         Op::Gt => range(Bound::Excluded(t), Bound::Unbounded),
         Op::Gte => range(Bound::Included(t), Bound::Unbounded),
         Op::Eq => range(Bound::Included(t.clone()), Bound::Included(t)),
-        _ => return Err("search compares `published_at` with eq, lt, lte, gt or gte".into()),
+        _ => {
+            return Err(format!(
+                "search compares `{name}` with eq, lt, lte, gt or gte"
+            ));
+        }
     })
 }
 

@@ -99,6 +99,8 @@ struct Request {
     limit: usize,
     offset: usize,
     filters: Vec<(String, String)>,
+    /// `sort` as sent (checked against the types in scope).
+    sort: Option<String>,
 }
 
 fn parse_request(params: &[(String, String)]) -> ApiResult<Request> {
@@ -110,6 +112,7 @@ fn parse_request(params: &[(String, String)]) -> ApiResult<Request> {
         limit: DEFAULT_LIMIT,
         offset: 0,
         filters: Vec::new(),
+        sort: None,
     };
     let mut seen = std::collections::HashSet::new();
     for (k, v) in params {
@@ -162,11 +165,12 @@ fn parse_request(params: &[(String, String)]) -> ApiResult<Request> {
                     })?;
             }
             "cursor" => r.offset = decode_cursor(v)?,
+            "sort" => r.sort = Some(v.clone()),
             _ => {
                 return Err(ApiError::new(
                     Code::UnknownParameter,
                     format!(
-                        "unknown query parameter `{}`; search accepts q, type, locale, filter[…], facets, limit and cursor",
+                        "unknown query parameter `{}`; search accepts q, type, locale, filter[…], facets, sort, limit and cursor",
                         clip(k)
                     ),
                 ));
@@ -610,7 +614,7 @@ impl SearchService {
             match scope.as_slice() {
                 [one] if req.types.is_some() => Ok(one),
                 _ => Err(bad(
-                    "filters and field facets need exactly one `type` (facets on `type` and `locale` work across types)",
+                    "filters, field facets and field sorts need exactly one `type` (facets on `type` and `locale`, and sorts on the entry's times and `locale`, work across types)",
                 )),
             }
         };
@@ -672,6 +676,10 @@ impl SearchService {
                 }
             }
         }
+        let sort = match &req.sort {
+            Some(v) => sort_columns(v, surface, &one_type)?,
+            None => Vec::new(),
+        };
         let cp = self.index.checkpoint();
         let user = principal.user_id().map(str::to_string);
         let mut clauses = Vec::new();
@@ -713,41 +721,26 @@ impl SearchService {
         let locale = req.locale.as_deref();
         query::mark_known(&mut parsed, &searcher, f, surface_term, locale, &clauses);
         let tq = query::build(&searcher, f, &parsed, surface_term, locale, &clauses);
-        let top = TopDocs::with_limit(req.limit)
-            .and_offset(req.offset)
-            .order_by_score();
-        let (top, total, aggs) = if facets.is_empty() {
-            // Apart: alone, the top results are found with block-max pruning (most
-            // matches never scored), and the count reads postings without scoring.
-            let top = searcher.search(&tq, &top).map_err(ApiError::internal)?;
-            // Up to `count_limit`, as lists count (0: exact).
-            let bound = match self.settings.count_limit {
-                0 => usize::MAX,
-                n => usize::try_from(n).unwrap_or(usize::MAX),
-            };
-            let total =
-                query::count_up_to(&searcher, tq.as_ref(), bound).map_err(ApiError::internal)?;
-            (top, total, None)
+        // Up to `count_limit`, as lists count (0: exact).
+        let bound = match self.settings.count_limit {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let (top, total, aggs) = if sort.is_empty() {
+            let top = TopDocs::with_limit(req.limit)
+                .and_offset(req.offset)
+                .order_by_score();
+            collect(&searcher, tq.as_ref(), top, |s| *s, &facets, bound)?
         } else {
-            let mut spec = serde_json::Map::new();
-            for (name, path) in &facets {
-                spec.insert(
-                    name.clone(),
-                    serde_json::json!({"terms": {"field": path, "size": FACET_SIZE}}),
-                );
-            }
-            let aggs: tantivy::aggregation::agg_req::Aggregations =
-                serde_json::from_value(Value::Object(spec)).map_err(ApiError::internal)?;
-            let collector =
-                tantivy::aggregation::AggregationCollector::from_aggs(aggs, Default::default());
-            let (top, total, agg) = searcher
-                .search(&tq, &(top, Count, collector))
-                .map_err(ApiError::internal)?;
-            (
+            let top = crate::search::sort::top_docs(&sort, req.limit, req.offset);
+            collect(
+                &searcher,
+                tq.as_ref(),
                 top,
-                (total, true),
-                Some(serde_json::to_value(agg).map_err(ApiError::internal)?),
-            )
+                crate::search::sort::score_of,
+                &facets,
+                bound,
+            )?
         };
         // Ids of the hits, then their rows, a statement per type.
         // From the fast columns: no stored document is decompressed.
@@ -834,6 +827,114 @@ impl SearchService {
             facets: facet_out,
         })
     }
+}
+
+/// What [`collect`] finds: the top documents with their scores, the count and whether
+/// it is exact, the facets' aggregation.
+type Collected = (
+    Vec<(f32, tantivy::DocAddress)>,
+    (usize, bool),
+    Option<Value>,
+);
+
+/// The top documents (by `top`, with their scores), the count (exact, or up to `bound`)
+/// and the facets' aggregation. Without facets the top results are found apart: alone,
+/// relevance ranking prunes by block maxima (most matches never scored), and the count
+/// reads postings without scoring.
+fn collect<C, K>(
+    searcher: &tantivy::Searcher,
+    tq: &dyn tantivy::query::Query,
+    top: C,
+    score: fn(&K) -> f32,
+    facets: &[(String, String)],
+    bound: usize,
+) -> ApiResult<Collected>
+where
+    C: tantivy::collector::Collector<Fruit = Vec<(K, tantivy::DocAddress)>>,
+{
+    let scored = |v: Vec<(K, tantivy::DocAddress)>| -> Vec<(f32, tantivy::DocAddress)> {
+        v.iter().map(|(k, a)| (score(k), *a)).collect()
+    };
+    if facets.is_empty() {
+        let found = searcher.search(tq, &top).map_err(ApiError::internal)?;
+        let total = query::count_up_to(searcher, tq, bound).map_err(ApiError::internal)?;
+        return Ok((scored(found), total, None));
+    }
+    let mut spec = serde_json::Map::new();
+    for (name, path) in facets {
+        spec.insert(
+            name.clone(),
+            serde_json::json!({"terms": {"field": path, "size": FACET_SIZE}}),
+        );
+    }
+    let aggs: tantivy::aggregation::agg_req::Aggregations =
+        serde_json::from_value(Value::Object(spec)).map_err(ApiError::internal)?;
+    let collector = tantivy::aggregation::AggregationCollector::from_aggs(aggs, Default::default());
+    let (found, total, agg) = searcher
+        .search(tq, &(top, Count, collector))
+        .map_err(ApiError::internal)?;
+    Ok((
+        scored(found),
+        (total, true),
+        Some(serde_json::to_value(agg).map_err(ApiError::internal)?),
+    ))
+}
+
+/// The `sort` parameter as columns of the index: the entry's times and `locale` on any
+/// search; with one `type`, its `indexed` single-valued scalar fields the caller may read
+/// (403 for others, like lists).
+fn sort_columns<'a>(
+    v: &str,
+    surface: Surface,
+    one_type: &dyn Fn() -> ApiResult<&'a (Arc<TypeRow>, Grant)>,
+) -> ApiResult<Vec<crate::search::sort::SortColumn>> {
+    use crate::search::sort::{MAX_SORT_KEYS, SortColumn};
+    let invalid = |m: String| ApiError::new(Code::InvalidSort, m);
+    let mut out: Vec<SortColumn> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let column = match name {
+            "published_at" | "created_at" | "updated_at" | "locale" => name.to_string(),
+            _ => {
+                let (ty, grant) = one_type()?;
+                let def = &ty.def;
+                let field = def.field(name).ok_or_else(|| {
+                    invalid(format!(
+                        "`{}` has no field `{}` to sort on",
+                        def.api_id,
+                        clip(name)
+                    ))
+                })?;
+                let vis = Visibility {
+                    surface,
+                    fields: grant.list_fields().clone(),
+                };
+                if !vis.can_read(field) {
+                    return Err(list_query::unreadable(name, "sort"));
+                }
+                if !field.indexed || field.many || !crate::search::layout::is_fast(field.ty) {
+                    return Err(invalid(format!(
+                        "search cannot sort on `{}`: it sorts by relevance (the default), `published_at`, `created_at`, `updated_at`, `locale`, and `indexed` text, enum, number, boolean and date fields holding one value",
+                        clip(name)
+                    )));
+                }
+                query::value_path(name)
+            }
+        };
+        if out.iter().any(|c| c.column == column) {
+            return Err(invalid(format!("`{}` appears twice in `sort`", clip(name))));
+        }
+        out.push(SortColumn { column, desc });
+        if out.len() > MAX_SORT_KEYS {
+            return Err(invalid(format!(
+                "search sorts on at most {MAX_SORT_KEYS} fields"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// The slots of a layout whose fields `vis` may read (with their boosts).

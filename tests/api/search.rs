@@ -14,6 +14,7 @@ use crate::helpers::*;
 both_backends!(
     relevance_typos_prefixes_phrases_and_stems,
     highlights_facets_and_filters,
+    sorts_by_fields_and_times,
     drafts_publish_unpublish_and_delete,
     fields_and_ownership_decide_what_is_searched,
     a_schema_change_reindexes_the_type,
@@ -325,9 +326,133 @@ async fn highlights_facets_and_filters(backend: Backend) {
             "q=garden&type=post&filter[rating][gte]=abc",
             "invalid_filter",
         ),
+        ("q=garden&type=post&filter[id][eq]=x", "invalid_filter"),
+    ] {
+        let (status, body) = send(app.req(Method::GET, &format!("/api/v1/search?{query}"))).await;
+        assert_error(status, &body, 400, code);
+    }
+}
+
+async fn sorts_by_fields_and_times(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_type(post_type()).await;
+    let rows = [
+        ("Garden news", "news", Some(5), "2026-01-10"),
+        ("Garden guide", "guide", Some(4), "2026-02-10"),
+        ("Garden review", "review", Some(2), "2026-03-10"),
+        ("Another garden guide", "guide", Some(3), "2026-04-10"),
+        ("Kitchen guide", "guide", Some(1), "2026-05-10"),
+        ("Unrated garden", "news", None, "2026-06-10"),
+    ];
+    for (t, c, r, d) in rows {
+        let mut fields = json!({"title": t, "category": c, "day": d, "body": rt("about plants")});
+        if let Some(r) = r {
+            fields["rating"] = json!(r);
+        }
+        published(&app, "post", fields).await;
+    }
+    app.create_type(
+        json!({"api_id": "page", "name": "Page", "options": {"title_field": "title"},
+        "fields": [{"name": "title", "type": "text"}]}),
+    )
+    .await;
+    published(&app, "page", json!({"title": "Garden page"})).await;
+    app.search_settled().await;
+
+    let sorted = |r: &Value| titles(r).join(" | ");
+    // Numbers both ways; entries without a value come last either way.
+    let r = q(&app, "garden", "&type=post&sort=-rating").await;
+    assert_eq!(
+        sorted(&r),
+        "Garden news | Garden guide | Another garden guide | Garden review | Unrated garden"
+    );
+    assert_eq!(r["total"], 5);
+    let r = q(&app, "garden", "&type=post&sort=rating").await;
+    assert_eq!(
+        sorted(&r),
+        "Garden review | Another garden guide | Garden guide | Garden news | Unrated garden"
+    );
+    assert!(r["items"][0]["score"].as_f64().expect("score") > 0.0, "{r}");
+    // Dates, and a second key breaking the first one's ties (enum values as text).
+    let r = search(&app, Some(&app.token), "type=post&sort=-day").await;
+    assert_eq!(titles(&r)[0], "Unrated garden");
+    assert_eq!(titles(&r)[5], "Garden news");
+    let r = search(&app, Some(&app.token), "type=post&sort=category,-rating").await;
+    assert_eq!(
+        sorted(&r),
+        "Garden guide | Another garden guide | Kitchen guide | Garden news | Unrated garden | Garden review"
+    );
+    // Pages continue the order, and facets count while sorting.
+    let first = search(
+        &app,
+        Some(&app.token),
+        "type=post&sort=category,-rating&limit=4&facets=category",
+    )
+    .await;
+    assert_eq!(
+        first["facets"]["category"][0],
+        json!({"value": "guide", "count": 3})
+    );
+    let cursor = first["next_cursor"].as_str().expect("cursor").to_string();
+    let rest = search(
+        &app,
+        Some(&app.token),
+        &format!("type=post&sort=category,-rating&limit=4&cursor={cursor}"),
+    )
+    .await;
+    let mut both = titles(&first);
+    both.extend(titles(&rest));
+    assert_eq!(both.join(" | "), sorted(&r));
+    // The entry's times work across types.
+    let r = q(&app, "garden", "&sort=-created_at").await;
+    assert_eq!(r["total"], 6);
+    let created: Vec<String> = r["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|h| {
+            h["entry"]["created_at"]
+                .as_str()
+                .expect("created_at")
+                .to_string()
+        })
+        .collect();
+    let mut newest_first = created.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(created, newest_first);
+    assert_eq!(titles(&r)[0], "Garden page");
+    let r = q(&app, "garden", "&sort=published_at").await;
+    assert_eq!(titles(&r)[0], "Garden news");
+    let r = q(
+        &app,
+        "garden",
+        "&type=post&filter[created_at][lte]=2000-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(r["total"], 0);
+    let r = q(
+        &app,
+        "garden",
+        "&type=post&filter[updated_at][gte]=2000-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(r["total"], 5);
+
+    for (query, code) in [
+        ("q=garden&type=post&sort=title", "invalid_sort"),
+        ("q=garden&type=post&sort=notes", "invalid_sort"),
+        ("q=garden&type=post&sort=body", "invalid_sort"),
+        ("q=garden&type=post&sort=nosuch", "invalid_sort"),
+        ("q=garden&type=post&sort=status", "invalid_sort"),
+        ("q=garden&type=post&sort=rating,-rating", "invalid_sort"),
         (
-            "q=garden&type=post&filter[created_at][gte]=2026-01-01T00:00:00Z",
-            "invalid_filter",
+            "q=garden&type=post&sort=rating,day,category,featured",
+            "invalid_sort",
+        ),
+        ("q=garden&sort=rating", "invalid_search"),
+        (
+            "q=garden&type=post&sort=rating&sort=day",
+            "invalid_parameter",
         ),
     ] {
         let (status, body) = send(app.req(Method::GET, &format!("/api/v1/search?{query}"))).await;
@@ -506,6 +631,13 @@ async fn fields_and_ownership_decide_what_is_searched(backend: Backend) {
         Some(&token),
         Method::GET,
         "/api/v1/search?q=quarterly&type=memo&filter[kind][eq]=a",
+    ))
+    .await;
+    assert_error(status, &body, 403, "forbidden");
+    let (status, body) = send(app.req_as(
+        Some(&token),
+        Method::GET,
+        "/api/v1/search?q=quarterly&type=memo&sort=-kind",
     ))
     .await;
     assert_error(status, &body, 403, "forbidden");
@@ -713,7 +845,18 @@ async fn bad_queries_are_refused_or_cheap(backend: Backend) {
         ("q=a&limit=ten".into(), 400, "invalid_parameter"),
         ("q=a&cursor=garbage".into(), 400, "invalid_cursor"),
         ("q=a&cursor=czE6OTk5OTk".into(), 400, "invalid_cursor"),
-        ("q=a&sort=title".into(), 400, "unknown_parameter"),
+        ("q=a&order=title".into(), 400, "unknown_parameter"),
+        ("q=a&sort=title".into(), 400, "invalid_search"),
+        (
+            format!("q=a&sort={}", vec!["-updated_at"; 300].join(",")),
+            400,
+            "invalid_sort",
+        ),
+        (
+            format!("q=a&type=post&sort={}", "r".repeat(5000)),
+            400,
+            "invalid_sort",
+        ),
         ("q=a&q=b".into(), 400, "invalid_parameter"),
         ("q=a&facets=a,b,c,d,e,f".into(), 400, "invalid_search"),
         ("q=a&type=nosuch".into(), 404, "content_type_not_found"),
