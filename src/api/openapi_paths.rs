@@ -1,7 +1,8 @@
 //! The per-content-type operations of the OpenAPI document: for each type the caller may
 //! use, its delivery and management paths, with one named query parameter per filterable
 //! field and operator (`filter[rating][gte]`, which generated clients send as they are)
-//! and the JSON query (`POST /api/v1/query/{type}`) for `and`/`or` groups.
+//! and the JSON query (`POST /api/v1/query/{type}`) for `and`/`or` groups; and its search
+//! (`/api/v1/search/{type}`), typed the same way.
 
 use serde_json::{Map, Value, json};
 
@@ -9,7 +10,7 @@ use super::openapi_doc::pascal;
 use super::openapi_filters::filter_ops;
 use super::openapi_types::{TypeView, shared_schemas, type_schemas};
 
-use crate::domain::schema::FieldDef;
+use crate::domain::schema::{FieldDef, FieldType};
 
 const LOCALE_PATTERN: &str = "^(\\*|[A-Za-z0-9_-]{1,35})$";
 
@@ -88,26 +89,30 @@ fn add_populated(views: &[TypeView], names: &[(String, String)], out: &mut Map<S
     }
 }
 
+/// `filter[name][op]`.
+fn filter_param(name: &str, op: &str, schema: Value) -> Value {
+    let mut p = json!({
+        "name": format!("filter[{name}][{op}]"),
+        "in": "query",
+        "required": false,
+        "schema": schema,
+    });
+    if matches!(op, "in" | "nin") {
+        p["style"] = json!("form");
+        p["explode"] = json!(true);
+        p["description"] =
+            json!("Repeat the parameter for each value (or send one comma-separated value)");
+    }
+    p
+}
+
 /// `filter[field][op]` for each filterable field the caller may read, and the entry
 /// metadata that lists filter on.
 fn filter_params(fields: &[&FieldDef], owner: &str, manage: bool) -> Vec<Value> {
     let mut out = Vec::new();
     for f in fields {
         for (op, schema) in filter_ops(f, owner) {
-            let mut p = json!({
-                "name": format!("filter[{}][{op}]", f.name),
-                "in": "query",
-                "required": false,
-                "schema": schema,
-            });
-            if matches!(op, "in" | "nin") {
-                p["style"] = json!("form");
-                p["explode"] = json!(true);
-                p["description"] = json!(
-                    "Repeat the parameter for each value (or send one comma-separated value)"
-                );
-            }
-            out.push(p);
+            out.push(filter_param(&f.name, op, schema));
         }
     }
     let time = json!({ "type": "string", "format": "date-time" });
@@ -134,6 +139,83 @@ fn filter_params(fields: &[&FieldDef], owner: &str, manage: bool) -> Vec<Value> 
         }
     }
     out
+}
+
+/// The parameters of a type's search: the words, `filter[field][op]` on the `indexed`
+/// fields the caller may read (what the index answers: equality and sets, ranges on
+/// numbers, dates and times), the entry's times and `locale`, facets, sort and paging.
+fn search_params(fields: &[&FieldDef], owner: &str) -> Vec<Value> {
+    let mut out = vec![
+        json!({ "name": "q", "in": "query", "required": false, "description": "The words to find (empty: every entry, e.g. to count facets). At most 500 characters and 12 words; the last word also matches as a prefix, `\"quoted words\"` as a phrase", "schema": { "type": "string", "maxLength": 500 } }),
+        json!({ "name": "locale", "in": "query", "required": false, "description": "Only entries of this locale (and its language's stemming)", "schema": { "type": "string", "pattern": LOCALE_PATTERN } }),
+        json!({ "name": "facets", "in": "query", "required": false, "description": "Comma-separated fields to count values of (at most 5): `type`, `locale`, or `indexed` enum, boolean, integer and short text fields", "schema": { "type": "string" } }),
+        json!({ "name": "sort", "in": "query", "required": false, "description": "Order instead of relevance: up to 3 comma-separated keys, `-` for descending (`-published_at`, `category,-rating`): the entry's times, `locale`, and `indexed` single-valued scalar fields. Entries without a value come last; relevance breaks ties", "schema": { "type": "string" } }),
+        json!({ "name": "limit", "in": "query", "required": false, "description": "Results per page (default 10)", "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 50 } }),
+        json!({ "name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page (the first 1,000 results are reachable)", "schema": { "type": "string" } }),
+    ];
+    for f in fields
+        .iter()
+        .filter(|f| f.indexed && crate::search::layout::is_fast(f.ty))
+    {
+        let ordered = matches!(
+            f.ty,
+            FieldType::Integer | FieldType::Decimal | FieldType::Date | FieldType::Datetime
+        );
+        for (op, schema) in filter_ops(f, owner) {
+            let answered = match op {
+                "eq" | "ne" | "in" | "nin" => true,
+                "lt" | "lte" | "gt" | "gte" => ordered,
+                _ => false,
+            };
+            if answered {
+                out.push(filter_param(&f.name, op, schema));
+            }
+        }
+    }
+    let time = json!({ "type": "string", "format": "date-time" });
+    for name in ["published_at", "created_at", "updated_at"] {
+        for op in ["eq", "lt", "lte", "gt", "gte"] {
+            out.push(filter_param(name, op, time.clone()));
+        }
+    }
+    let locale = json!({ "type": "string", "pattern": LOCALE_PATTERN });
+    out.push(filter_param("locale", "eq", locale.clone()));
+    out.push(filter_param(
+        "locale",
+        "in",
+        json!({ "type": "array", "items": locale, "maxItems": 100 }),
+    ));
+    out
+}
+
+/// `ArticleSearchResults` (or `ArticleManagedSearchResults`): a page of a type's search,
+/// its hits' entries typed as that surface shows them.
+fn search_results_schema(entry: &str, out: &mut Map<String, Value>) -> String {
+    let name = format!("{entry}SearchResults");
+    let hit = format!("{entry}SearchHit");
+    out.insert(hit.clone(), json!({
+        "type": "object",
+        "description": "One result",
+        "required": ["entry", "score", "highlights"],
+        "properties": {
+            "entry": { "$ref": format!("#/components/schemas/{entry}") },
+            "score": { "type": "number", "format": "double", "description": "Relevance (higher is better; comparable within one result list only)" },
+            "highlights": { "type": "object", "description": "Field path → the matching text, HTML-escaped, matches in `<mark>…</mark>`, cut around the matches. Only fields you may read", "additionalProperties": { "type": "string" } }
+        }
+    }));
+    out.insert(name.clone(), json!({
+        "type": "object",
+        "description": "A page of results, best first (or in the order of `sort`)",
+        "required": ["items", "total", "total_exact", "facets"],
+        "properties": {
+            "items": { "type": "array", "items": { "$ref": format!("#/components/schemas/{hit}") } },
+            "next_cursor": { "type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; `null` on the last (or deepest reachable) page" },
+            "total": { "type": "integer", "format": "int64", "description": "Results matching, over every page, counted up to the server's `count_limit` (with facets always exact)" },
+            "total_exact": { "type": "boolean", "description": "False when more than `total` results match" },
+            "facets": { "type": "object", "description": "For each facet asked for: its most frequent values among all matching results", "additionalProperties": { "type": "array", "items": { "$ref": "#/components/schemas/SearchFacetValue" } } }
+        }
+    }));
+    name
 }
 
 fn errors(codes: &[u16]) -> Map<String, Value> {
@@ -172,6 +254,8 @@ const OP_PREFIXES: &[&str] = &[
     "create",
     "update",
     "delete",
+    "search",
+    "searchManaged",
 ];
 
 /// One generated operation.
@@ -317,6 +401,10 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             new_paths.insert(format!("/api/v1/query/{api}"), json!({
                 "post": Op { id: format!("query{name}"), summary: format!("Query published {} entries with a JSON filter (`and`/`or` groups)", ty.name), tag: &tag, params: vec![], body: query_body.clone(), success: vec![ok("Published entries", &format!("{name}List"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429, 503], public: true }.render()
             }));
+            let results = search_results_schema(&name, &mut new_schemas);
+            new_paths.insert(format!("/api/v1/search/{api}"), json!({
+                "get": Op { id: format!("search{name}"), summary: format!("Search published {} entries (as `GET /api/v1/search?type={api}`)", ty.name), tag: &tag, params: search_params(&view.filter_fields(false), &name), body: None, success: vec![ok("Results", &results, 200)], errors: &[400, 401, 403, 404, 429, 503], public: true }.render()
+            }));
         }
         let mut collection = Map::new();
         if view.manage.is_some() {
@@ -338,6 +426,10 @@ pub fn add_types(doc: &mut Value, views: &[TypeView]) {
             );
             new_paths.insert(format!("/api/v1/manage/query/{api}"), json!({
                 "post": Op { id: format!("queryManaged{name}"), summary: format!("Query {} entries with drafts with a JSON filter", ty.name), tag: &tag, params: vec![], body: query_body, success: vec![ok("Entries", &format!("{name}ManagedList"), 200)], errors: &[400, 401, 403, 404, 413, 415, 429, 503], public: false }.render()
+            }));
+            let results = search_results_schema(&format!("{name}Managed"), &mut new_schemas);
+            new_paths.insert(format!("/api/v1/manage/search/{api}"), json!({
+                "get": Op { id: format!("searchManaged{name}"), summary: format!("Search {} entries' working drafts (as `GET /api/v1/manage/search?type={api}`)", ty.name), tag: &tag, params: search_params(&view.filter_fields(true), &name), body: None, success: vec![ok("Results", &results, 200)], errors: &[400, 401, 403, 404, 429, 503], public: false }.render()
             }));
         }
         if view.create.is_some() {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use poem::Request;
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
@@ -267,6 +267,57 @@ impl SearchApi {
             .services
             .search
             .search(&auth.0, Surface::Manage, &query_pairs(req))
+            .await?;
+        Ok(Typed::wrap(
+            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-store"),
+        ))
+    }
+
+    /// One type's search (`GET /api/v1/search?type=…`); the document lists it per type,
+    /// with that type's filters and its entries' schema.
+    #[oai(
+        path = "/api/v1/search/:type_id",
+        method = "get",
+        operation_id = "searchOneType",
+        hidden
+    )]
+    async fn search_type(
+        &self,
+        auth: MaybeAuth,
+        req: &Request,
+        type_id: Path<String>,
+    ) -> ApiResult<Body<SearchResults>> {
+        let mut params = query_pairs(req);
+        params.push(("type".into(), type_id.0));
+        let results = self
+            .services
+            .search
+            .search(&auth.principal(), Surface::Delivery, &params)
+            .await?;
+        Ok(Typed::wrap(
+            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-cache"),
+        ))
+    }
+
+    /// One type's draft search (`GET /api/v1/manage/search?type=…`).
+    #[oai(
+        path = "/api/v1/manage/search/:type_id",
+        method = "get",
+        operation_id = "searchOneTypeDrafts",
+        hidden
+    )]
+    async fn search_type_drafts(
+        &self,
+        auth: Auth,
+        req: &Request,
+        type_id: Path<String>,
+    ) -> ApiResult<Body<SearchResults>> {
+        let mut params = query_pairs(req);
+        params.push(("type".into(), type_id.0));
+        let results = self
+            .services
+            .search
+            .search(&auth.0, Surface::Manage, &params)
             .await?;
         Ok(Typed::wrap(
             Reply::json(&ResultsView(&results)).header("cache-control", "private, no-store"),

@@ -15,6 +15,7 @@ both_backends!(
     relevance_typos_prefixes_phrases_and_stems,
     highlights_facets_and_filters,
     sorts_by_fields_and_times,
+    one_type_paths_answer_and_are_typed,
     drafts_publish_unpublish_and_delete,
     fields_and_ownership_decide_what_is_searched,
     a_schema_change_reindexes_the_type,
@@ -458,6 +459,115 @@ async fn sorts_by_fields_and_times(backend: Backend) {
         let (status, body) = send(app.req(Method::GET, &format!("/api/v1/search?{query}"))).await;
         assert_error(status, &body, 400, code);
     }
+}
+
+async fn one_type_paths_answer_and_are_typed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_type(post_type()).await;
+    app.grant("public", "post", "read").await;
+    for (t, r) in [("Garden news", 5), ("Garden guide", 3), ("Kitchen news", 4)] {
+        published(
+            &app,
+            "post",
+            json!({"title": t, "rating": r, "category": "news"}),
+        )
+        .await;
+    }
+    app.create_entry("post", json!({"title": "Garden draft", "rating": 9}))
+        .await;
+    app.search_settled().await;
+
+    // The same answer as `type=`, anonymous on delivery, drafts on management.
+    let one = search(&app, None, "q=garden&type=post&sort=-rating").await;
+    let (status, typed) = send(app.req_as(
+        None,
+        Method::GET,
+        "/api/v1/search/post?q=garden&sort=-rating",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{typed}");
+    assert_eq!(titles(&typed), ["Garden news", "Garden guide"]);
+    assert_eq!(titles(&typed), titles(&one));
+    let (_, r) = send(app.req_as(
+        None,
+        Method::GET,
+        "/api/v1/search/post?q=news&filter[rating][lt]=5",
+    ))
+    .await;
+    assert_eq!(titles(&r), ["Kitchen news"], "{r}");
+    let (status, r) = send(app.req(
+        Method::GET,
+        "/api/v1/manage/search/post?q=garden&sort=-rating",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(titles(&r), ["Garden draft", "Garden news", "Garden guide"]);
+    let (status, body) =
+        send(app.req_as(None, Method::GET, "/api/v1/manage/search/post?q=garden")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = send(app.req(Method::GET, "/api/v1/search/post?q=garden&type=post")).await;
+    assert_error(status, &body, 400, "invalid_parameter");
+    let (status, body) = send(app.req(Method::GET, "/api/v1/search/nosuch?q=garden")).await;
+    assert_error(status, &body, 404, "content_type_not_found");
+    let (status, body) = send(app.req(
+        Method::GET,
+        "/api/v1/search/post?q=garden&filter[title][eq]=x",
+    ))
+    .await;
+    assert_error(status, &body, 400, "invalid_filter");
+
+    // The document types them: the type's entries, and filters only on what the index
+    // answers (indexed fields: ranges on numbers and dates only; no text operators).
+    let (_, doc) = send(app.req_as(None, Method::GET, "/openapi.json")).await;
+    let op = &doc["paths"]["/api/v1/search/post"]["get"];
+    assert_eq!(op["operationId"], "searchPost", "{op}");
+    let names: Vec<&str> = op["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for want in [
+        "q",
+        "sort",
+        "facets",
+        "limit",
+        "cursor",
+        "filter[rating][gte]",
+        "filter[category][in]",
+        "filter[day][lt]",
+        "filter[published_at][gte]",
+        "filter[locale][eq]",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    for unwanted in [
+        "filter[title][eq]",
+        "filter[category][gt]",
+        "filter[category][contains]",
+        "filter[notes][eq]",
+    ] {
+        assert!(!names.contains(&unwanted), "{unwanted} in {names:?}");
+    }
+    let results = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .expect("results ref");
+    assert_eq!(results, "#/components/schemas/PostSearchResults");
+    assert_eq!(
+        doc["components"]["schemas"]["PostSearchHit"]["properties"]["entry"]["$ref"],
+        "#/components/schemas/Post"
+    );
+    // Anonymous callers are not shown the draft search; the administrator is.
+    assert!(doc["paths"].get("/api/v1/manage/search/post").is_none());
+    let (_, admin_doc) = send(app.req(Method::GET, "/openapi.json")).await;
+    assert_eq!(
+        admin_doc["components"]["schemas"]["PostManagedSearchHit"]["properties"]["entry"]["$ref"],
+        "#/components/schemas/PostManaged"
+    );
+    assert_eq!(
+        admin_doc["paths"]["/api/v1/manage/search/post"]["get"]["operationId"],
+        "searchManagedPost"
+    );
 }
 
 async fn drafts_publish_unpublish_and_delete(backend: Backend) {

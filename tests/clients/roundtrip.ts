@@ -133,6 +133,21 @@ await main("run", async () => {
   check(ids.length === total && total === all.length, `cursor walk: saw ${ids.length}, total ${total}, published ${all.length}`);
   check(new Set(ids).size === ids.length, `cursor walk: duplicates in ${JSON.stringify(ids)}`);
 
+  // one type's search: its filter and sort parameters as generated, hits typed as posts
+  // (the index commits within a quarter second: ask until both are found)
+  let hits: Array<{ entry: { fields: { title?: string } } }> = [];
+  for (let tries = 0; tries < 50 && hits.length < 2; tries++) {
+    const sr = await client.GET("/api/v1/search/post", {
+      params: { query: { q: "review", "filter[rating][gte]": 5, sort: "-rating", limit: 10 } },
+    });
+    check(sr.data !== undefined, `searchPost: status ${sr.response.status}: ${JSON.stringify(sr.error)}`);
+    hits = sr.data.items;
+    check(sr.data.items.every((h) => !("cost" in h.entry.fields)), "searchPost: private field cost delivered");
+    if (hits.length < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  const gotS = hits.map((h) => h.entry.fields.title ?? "");
+  check(JSON.stringify(gotS) === '["Review Two","Review One"]', `searchPost: ${JSON.stringify(gotS)}`);
+
   // delivery by slug
   const slug = created.fields.slug;
   check(typeof slug === "string", "createPost: no slug");
