@@ -71,6 +71,54 @@ pub fn raw_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// Calls `f(from, to, raw)` for each word of `text` exactly as [`raw_analyzer`] splits
+/// and forms it (byte offsets, lower-cased and accent-folded), without its per-token
+/// stream for ASCII words, which are most of them (there folding changes nothing);
+/// other words go through `fold`, made on first use. Stops when `f` returns false.
+pub fn for_each_raw_word(
+    text: &str,
+    fold: &mut Option<TextAnalyzer>,
+    mut f: impl FnMut(usize, usize, &str) -> bool,
+) {
+    let mut buf = String::new();
+    let mut emit = |from: usize, to: usize| {
+        let word = &text[from..to];
+        if word.len() >= MAX_WORD_BYTES {
+            return true;
+        }
+        if word.is_ascii() {
+            buf.clear();
+            buf.push_str(word);
+            buf.make_ascii_lowercase();
+            f(from, to, &buf)
+        } else {
+            let mut stream = fold.get_or_insert_with(raw_analyzer).token_stream(word);
+            !stream.advance() || f(from, to, &stream.token().text)
+        }
+    };
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        let word_char = if c.is_ascii() {
+            c.is_ascii_alphanumeric()
+        } else {
+            c.is_alphanumeric()
+        };
+        match (word_char, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if !emit(s, i) {
+                    return;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        emit(s, text.len());
+    }
+}
+
 fn stem_analyzer(lang: Option<Language>) -> TextAnalyzer {
     match lang {
         Some(l) => TextAnalyzer::builder(SimpleTokenizer::default())
@@ -248,6 +296,36 @@ fn osa<T: PartialEq>(a: &[T], b: &[T], max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_words_are_the_raw_analyzers_tokens() {
+        let long = "x".repeat(MAX_WORD_BYTES);
+        let almost = "y".repeat(MAX_WORD_BYTES - 1);
+        for text in [
+            "",
+            "Hello, World! It's 2026.",
+            "  Straße Ærøskøbing café-au-lait naïve ÉCOLE  ",
+            "日本語のテキスト and 中文, mixed",
+            "under_score dash-ed tab\tnew\nline",
+            &format!("{long} {almost} end"),
+            "ǅungla İstanbul ΣΊΣΥΦΟΣ ﬁnal",
+            "emoji 👍🏽 here",
+        ] {
+            let mut want = Vec::new();
+            let mut a = raw_analyzer();
+            let mut stream = a.token_stream(text);
+            while stream.advance() {
+                let t = stream.token();
+                want.push((t.offset_from, t.offset_to, t.text.clone()));
+            }
+            let mut got = Vec::new();
+            for_each_raw_word(text, &mut None, |from, to, w| {
+                got.push((from, to, w.to_string()));
+                true
+            });
+            assert_eq!(got, want, "{text}");
+        }
+    }
 
     #[test]
     fn words_have_both_forms() {

@@ -6,37 +6,87 @@
 
 use tantivy::tokenizer::Language;
 
-use super::analysis::{Analyzer, edit_distance, raw_analyzer};
+use super::analysis::{Analyzer, edit_distance, for_each_raw_word};
 use super::query::Parsed;
 
 /// Longest snippet, in characters (without the ellipses).
 pub const SNIPPET_CHARS: usize = 200;
 
-/// Whether a word of the text matches a word of the query. `word` is the raw form;
-/// the stem is computed only for a word that starts like one of the query's stems (the
-/// stemmer is what a snippet would otherwise spend most of its time in).
-fn matches_word(word: &str, original: &str, parsed: &Parsed, stemmer: &mut Analyzer) -> bool {
-    let mut stem: Option<String> = None;
-    parsed.words.iter().any(|q| {
-        if word == q.raw {
-            return true;
+/// A query word as snippets test text words against it (its rules worked out once).
+struct Rule<'a> {
+    raw: &'a str,
+    /// Edits allowed (0 when the word is in the index as typed: then typos of it are
+    /// not searched either).
+    typos: usize,
+    prefix: bool,
+    /// Its stems, each with the first three bytes a text word must start with before
+    /// it is worth stemming.
+    stems: Vec<(&'a str, &'a str)>,
+}
+
+/// Tests the words of a text against the query's words. The stem is computed only for a
+/// text word that starts like one of the query's stems (the stemmer is what a snippet
+/// would otherwise spend most of its time in), the stemmer made on first use.
+struct Matcher<'a> {
+    rules: Vec<Rule<'a>>,
+    lang: Option<Language>,
+    stemmer: Option<Analyzer>,
+}
+
+impl<'a> Matcher<'a> {
+    fn new(parsed: &'a Parsed, lang: Option<Language>) -> Matcher<'a> {
+        let rules = parsed
+            .words
+            .iter()
+            .map(|q| Rule {
+                raw: &q.raw,
+                typos: if q.known {
+                    0
+                } else {
+                    Parsed::budget(q) as usize
+                },
+                prefix: Parsed::prefix_of(q),
+                stems: q
+                    .stems
+                    .iter()
+                    .map(|s| (s.as_str(), s.get(..s.len().min(3)).unwrap_or(s)))
+                    .collect(),
+            })
+            .collect();
+        Matcher {
+            rules,
+            lang,
+            stemmer: None,
         }
-        let budget = Parsed::budget(q) as usize;
-        if budget > 0 && !q.known && edit_distance(word, &q.raw, budget) <= budget {
-            return true;
-        }
-        if Parsed::prefix_of(q) && word.starts_with(&q.raw) {
-            return true;
-        }
-        q.stems.iter().any(|s| {
-            let head = s.get(..s.len().min(3)).unwrap_or(s);
-            if !word.starts_with(head) {
-                return false;
+    }
+
+    /// Whether a text word (`word` its raw form, `original` as written) matches.
+    fn matches(&mut self, word: &str, original: &str) -> bool {
+        let mut stem: Option<String> = None;
+        for q in &self.rules {
+            if word == q.raw
+                || (q.typos > 0 && edit_distance(word, q.raw, q.typos) <= q.typos)
+                || (q.prefix && word.starts_with(q.raw))
+            {
+                return true;
             }
-            let st = stem.get_or_insert_with(|| stemmer.stem_of(original));
-            st == s
-        })
-    })
+            for (s, head) in &q.stems {
+                if !word.starts_with(head) {
+                    continue;
+                }
+                let lang = self.lang;
+                let st = stem.get_or_insert_with(|| {
+                    self.stemmer
+                        .get_or_insert_with(|| Analyzer::new(lang))
+                        .stem_of(original)
+                });
+                if st == s {
+                    return true;
+                }
+            }
+        }
+        false
+    }
 }
 
 fn escape(s: &str, out: &mut String) {
@@ -61,30 +111,30 @@ struct Span {
 
 /// The snippet of `text` for this query, or `None` when no word of it matches.
 pub fn snippet(text: &str, parsed: &Parsed, lang: Option<Language>) -> Option<String> {
-    use tantivy::tokenizer::TokenStream;
-    let mut stemmer = Analyzer::new(lang);
-    let mut raw = raw_analyzer();
+    let mut matcher = Matcher::new(parsed, lang);
     let mut spans: Vec<Span> = Vec::new();
     // Raw words are kept only when a phrase must be found among them.
     let mut raws: Vec<String> = Vec::new();
-    let mut stream = raw.token_stream(text);
-    while stream.advance() {
-        let t = stream.token();
-        let hit = matches_word(
-            &t.text,
-            &text[t.offset_from..t.offset_to],
-            parsed,
-            &mut stemmer,
-        );
-        spans.push(Span {
-            from: t.offset_from,
-            to: t.offset_to,
-            hit,
-        });
-        if !parsed.phrases.is_empty() {
-            raws.push(t.text.clone());
+    // Without phrases (found only once every word is known) the snippet starts within
+    // a window's length of the first match: the text past two windows from it is not
+    // read.
+    let mut stop_at = usize::MAX;
+    for_each_raw_word(text, &mut None, |from, to, raw| {
+        if from > stop_at {
+            return false;
         }
-    }
+        let hit = matcher.matches(raw, &text[from..to]);
+        spans.push(Span { from, to, hit });
+        if !parsed.phrases.is_empty() {
+            raws.push(raw.to_string());
+        } else if hit && stop_at == usize::MAX {
+            stop_at = text[from..]
+                .char_indices()
+                .nth(2 * SNIPPET_CHARS)
+                .map_or(text.len(), |(i, _)| from + i);
+        }
+        true
+    });
     for phrase in &parsed.phrases {
         if phrase.is_empty() || phrase.len() > raws.len() {
             continue;
@@ -130,8 +180,8 @@ pub fn snippet(text: &str, parsed: &Parsed, lang: Option<Language>) -> Option<St
 }
 
 /// Byte range of the snippet: the whole text when short, else about [`SNIPPET_CHARS`]
-/// characters from a little before the start of the densest run of matches, on word
-/// boundaries.
+/// characters from a little before the start of the densest run of matches that begins
+/// within a window's length of the first match, on word boundaries.
 fn window(text: &str, words: &[Span], hits: &[usize]) -> (usize, usize) {
     if text.chars().count() <= SNIPPET_CHARS {
         return (0, text.len());
@@ -144,7 +194,11 @@ fn window(text: &str, words: &[Span], hits: &[usize]) -> (usize, usize) {
             .map_or(text.len(), |(i, _)| from + i)
     };
     let mut best = (0usize, hits[0]);
+    let latest_start = span(words[hits[0]].from);
     for (k, &h) in hits.iter().enumerate() {
+        if words[h].from > latest_start {
+            break;
+        }
         let end = span(words[h].from);
         let n = hits[k..]
             .iter()
@@ -188,6 +242,32 @@ mod tests {
             "the <mark>quick</mark> <mark>fox</mark>, quick <mark>shoes</mark>"
         );
         assert!(snippet("nothing here", &p, language("en")).is_none());
+    }
+
+    #[test]
+    fn every_match_in_the_window_is_marked_however_long_the_text() {
+        let en = [language("en")];
+        let p = parse("needles", &en).expect("parse");
+        let text = format!(
+            "{}needle {}needles needle {}needle",
+            "x ".repeat(50),
+            "y ".repeat(30),
+            "z ".repeat(5000)
+        );
+        let s = snippet(&text, &p, language("en")).expect("hit");
+        assert_eq!(s.matches("<mark>").count(), 3, "{s}");
+        assert!(s.starts_with("…x x x <mark>needle</mark>"), "{s}");
+        assert!(s.chars().count() < SNIPPET_CHARS + 60, "{s}");
+        // A denser run within a window of the first match is preferred.
+        let text = format!(
+            "{}needle {}needle needle needle {}",
+            "x ".repeat(50),
+            "y ".repeat(95),
+            "z ".repeat(500)
+        );
+        let s = snippet(&text, &p, language("en")).expect("hit");
+        assert_eq!(s.matches("<mark>").count(), 3, "{s}");
+        assert!(s.starts_with("…y y y <mark>needle</mark>"), "{s}");
     }
 
     #[test]

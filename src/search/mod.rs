@@ -13,7 +13,7 @@ pub mod query;
 pub mod scoped;
 pub mod sort;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -189,6 +189,16 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     committed: ArcSwap<Checkpoint>,
     dir: PathBuf,
+    /// The hit columns of the segments searches see, opened once (see [`hit_keys`]).
+    hit_columns: Mutex<HashMap<tantivy::index::SegmentId, Arc<HitColumns>>>,
+}
+
+/// A segment's `uid` and `tkey` columns. Opening the 128-bit `uid` column decodes its
+/// value ranges, which costs more than reading ten hits from it: it is done once per
+/// segment, not once per search.
+struct HitColumns {
+    uid: Option<tantivy::columnar::Column<std::net::Ipv6Addr>>,
+    tkey: Option<tantivy::columnar::Column<u64>>,
 }
 
 fn tantivy_err(e: impl std::fmt::Display) -> anyhow::Error {
@@ -272,6 +282,7 @@ impl SearchIndex {
                 writer: Mutex::new(writer),
                 committed: ArcSwap::from_pointee(checkpoint),
                 dir: dir.to_path_buf(),
+                hit_columns: Mutex::default(),
             },
             fresh,
         ))
@@ -295,6 +306,7 @@ impl SearchIndex {
                 ..Checkpoint::default()
             }),
             dir: PathBuf::new(),
+            hit_columns: Mutex::default(),
         })
     }
 
@@ -325,6 +337,24 @@ impl SearchIndex {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    fn columns(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<tantivy::index::SegmentId, Arc<HitColumns>>> {
+        self.hit_columns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hit_columns(&self, seg: &tantivy::SegmentReader) -> tantivy::Result<Arc<HitColumns>> {
+        if let Some(c) = self.columns().get(&seg.segment_id()) {
+            return Ok(c.clone());
+        }
+        let opened = Arc::new(HitColumns {
+            uid: seg.fast_fields().column_opt("uid")?,
+            tkey: seg.fast_fields().column_opt("tkey")?,
+        });
+        self.columns().insert(seg.segment_id(), opened.clone());
+        Ok(opened)
     }
 
     /// The checkpoint of the last commit (what searches see).
@@ -407,6 +437,15 @@ impl SearchIndex {
         }
         self.reader.reload().map_err(tantivy_err)?;
         self.committed.store(Arc::new(checkpoint));
+        // Forget the columns of segments merged away (they keep their files open).
+        let live: std::collections::HashSet<tantivy::index::SegmentId> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        self.columns().retain(|id, _| live.contains(id));
         Ok(())
     }
 
@@ -550,14 +589,14 @@ pub fn type_key(type_id: &str) -> u64 {
 
 /// The (type, id) of each hit. `types`: the [`type_key`]s of the types searched.
 pub fn hit_keys(
+    index: &SearchIndex,
     searcher: &tantivy::Searcher,
     hits: &[tantivy::DocAddress],
     types: &[&str],
 ) -> tantivy::Result<Vec<(String, String)>> {
-    use tantivy::columnar::{Column, StrColumn};
+    use tantivy::columnar::StrColumn;
     struct Columns {
-        uid: Option<Column<std::net::Ipv6Addr>>,
-        tkey: Option<Column<u64>>,
+        hit: Arc<HitColumns>,
         id: Option<StrColumn>,
         type_id: Option<StrColumn>,
     }
@@ -572,8 +611,7 @@ pub fn hit_keys(
         let cols = match open.entry(addr.segment_ord) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => v.insert(Columns {
-                uid: seg.fast_fields().column_opt("uid")?,
-                tkey: seg.fast_fields().column_opt("tkey")?,
+                hit: index.hit_columns(seg)?,
                 id: None,
                 type_id: None,
             }),
@@ -589,11 +627,11 @@ pub fn hit_keys(
             }
             Ok(s)
         };
-        let id = match cols.uid.as_ref().and_then(|c| c.first(addr.doc_id)) {
+        let id = match cols.hit.uid.as_ref().and_then(|c| c.first(addr.doc_id)) {
             Some(uid) => uuid::Uuid::from_u128(u128::from(uid)).to_string(),
             None => text(&mut cols.id, "id")?,
         };
-        let key = cols.tkey.as_ref().and_then(|c| c.first(addr.doc_id));
+        let key = cols.hit.tkey.as_ref().and_then(|c| c.first(addr.doc_id));
         let ty = match keys.iter().find(|(k, _)| Some(*k) == key) {
             Some((_, t)) => t.to_string(),
             None => text(&mut cols.type_id, "type")?,

@@ -746,8 +746,8 @@ impl SearchService {
         // From the fast columns: no stored document is decompressed.
         let names: Vec<&str> = scope.iter().map(|(ty, _)| ty.def.api_id.as_str()).collect();
         let addrs: Vec<tantivy::DocAddress> = top.iter().map(|(_, a)| *a).collect();
-        let keys =
-            crate::search::hit_keys(&searcher, &addrs, &names).map_err(ApiError::internal)?;
+        let keys = crate::search::hit_keys(&self.index, &searcher, &addrs, &names)
+            .map_err(ApiError::internal)?;
         let order: Vec<(String, String, f32)> = keys
             .into_iter()
             .zip(top.iter())
