@@ -154,6 +154,15 @@ impl Serialize for ResultsView<'_> {
     }
 }
 
+/// A page of results as JSON: delivery answers may be revalidated, drafts never kept.
+fn reply(results: &Results, surface: Surface) -> Body<SearchResults> {
+    let cache = match surface {
+        Surface::Delivery => "private, no-cache",
+        Surface::Manage => "private, no-store",
+    };
+    Typed::wrap(Reply::json(&ResultsView(results)).header("cache-control", cache))
+}
+
 pub struct SearchApi {
     pub services: Services,
 }
@@ -215,9 +224,7 @@ impl SearchApi {
             .search
             .search(&auth.principal(), Surface::Delivery, &query_pairs(req))
             .await?;
-        Ok(Typed::wrap(
-            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-cache"),
-        ))
+        Ok(reply(&results, Surface::Delivery))
     }
 
     /// Search the working drafts of entries you may read drafts of (`read_drafts`):
@@ -268,9 +275,7 @@ impl SearchApi {
             .search
             .search(&auth.0, Surface::Manage, &query_pairs(req))
             .await?;
-        Ok(Typed::wrap(
-            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-store"),
-        ))
+        Ok(reply(&results, Surface::Manage))
     }
 
     /// One type's search (`GET /api/v1/search?type=…`); the document lists it per type,
@@ -294,9 +299,7 @@ impl SearchApi {
             .search
             .search(&auth.principal(), Surface::Delivery, &params)
             .await?;
-        Ok(Typed::wrap(
-            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-cache"),
-        ))
+        Ok(reply(&results, Surface::Delivery))
     }
 
     /// One type's draft search (`GET /api/v1/manage/search?type=…`).
@@ -319,9 +322,7 @@ impl SearchApi {
             .search
             .search(&auth.0, Surface::Manage, &params)
             .await?;
-        Ok(Typed::wrap(
-            Reply::json(&ResultsView(&results)).header("cache-control", "private, no-store"),
-        ))
+        Ok(reply(&results, Surface::Manage))
     }
 
     /// Search statistics for the dashboard: per day, how many searches, how many found

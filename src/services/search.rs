@@ -640,22 +640,7 @@ impl SearchService {
             match name.as_str() {
                 "type" | "locale" => facets.push((name.clone(), name.clone())),
                 _ => {
-                    let (ty, grant) = one_type()?;
-                    let def = &ty.def;
-                    let field = def.field(name).ok_or_else(|| {
-                        bad(format!(
-                            "`{}` has no field `{}` to count",
-                            def.api_id,
-                            clip(name)
-                        ))
-                    })?;
-                    let vis = Visibility {
-                        surface,
-                        fields: grant.list_fields().clone(),
-                    };
-                    if !vis.can_read(field) {
-                        return Err(list_query::unreadable(name, "facet"));
-                    }
+                    let field = readable_field(&one_type, surface, name, "facet", "to count", bad)?;
                     if !field.indexed
                         || !matches!(
                             field.ty,
@@ -880,6 +865,36 @@ where
     ))
 }
 
+/// The field `name` of the one type in scope, read by a facet or sort (`what`): 400 via
+/// `missing` when the type has no such field, 403 when the caller may not read it on
+/// every entry the grant shows (as for lists).
+fn readable_field<'a>(
+    one_type: &dyn Fn() -> ApiResult<&'a (Arc<TypeRow>, Grant)>,
+    surface: Surface,
+    name: &str,
+    what: &str,
+    purpose: &str,
+    missing: impl Fn(String) -> ApiError,
+) -> ApiResult<&'a crate::domain::schema::FieldDef> {
+    let (ty, grant) = one_type()?;
+    let def = &ty.def;
+    let field = def.field(name).ok_or_else(|| {
+        missing(format!(
+            "`{}` has no field `{}` {purpose}",
+            def.api_id,
+            clip(name)
+        ))
+    })?;
+    let vis = Visibility {
+        surface,
+        fields: grant.list_fields().clone(),
+    };
+    if !vis.can_read(field) {
+        return Err(list_query::unreadable(name, what));
+    }
+    Ok(field)
+}
+
 /// The `sort` parameter as columns of the index: the entry's times and `locale` on any
 /// search; with one `type`, its `indexed` single-valued scalar fields the caller may read
 /// (403 for others, like lists).
@@ -899,22 +914,7 @@ fn sort_columns<'a>(
         let column = match name {
             "published_at" | "created_at" | "updated_at" | "locale" => name.to_string(),
             _ => {
-                let (ty, grant) = one_type()?;
-                let def = &ty.def;
-                let field = def.field(name).ok_or_else(|| {
-                    invalid(format!(
-                        "`{}` has no field `{}` to sort on",
-                        def.api_id,
-                        clip(name)
-                    ))
-                })?;
-                let vis = Visibility {
-                    surface,
-                    fields: grant.list_fields().clone(),
-                };
-                if !vis.can_read(field) {
-                    return Err(list_query::unreadable(name, "sort"));
-                }
+                let field = readable_field(one_type, surface, name, "sort", "to sort on", invalid)?;
                 if !field.indexed || field.many || !crate::search::layout::is_fast(field.ty) {
                     return Err(invalid(format!(
                         "search cannot sort on `{}`: it sorts by relevance (the default), `published_at`, `created_at`, `updated_at`, `locale`, and `indexed` text, enum, number, boolean and date fields holding one value",
