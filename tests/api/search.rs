@@ -515,6 +515,75 @@ async fn one_type_paths_answer_and_are_typed(backend: Backend) {
     ))
     .await;
     assert_error(status, &body, 400, "invalid_filter");
+    // Hostile input on the new paths: NUL bytes and huge values are refused with a 4xx
+    // (60 KB, near what an HTTP client will send in a URL, stops at the request-line
+    // limit), never a 5xx.
+    let huge = "s".repeat(60_000);
+    for (path, want) in [
+        (
+            "/api/v1/search/post?q=garden&sort=%00".to_string(),
+            Some((400, "invalid_characters")),
+        ),
+        (
+            "/api/v1/search/post?q=garden&sort=-%00rating".to_string(),
+            Some((400, "invalid_characters")),
+        ),
+        (
+            "/api/v1/search/post?q=%00garden%00".to_string(),
+            Some((400, "invalid_characters")),
+        ),
+        ("/api/v1/search/po%00st?q=garden".to_string(), None),
+        (
+            "/api/v1/search/post?q=garden&filter[rating][eq]=%00".to_string(),
+            Some((400, "invalid_characters")),
+        ),
+        (format!("/api/v1/search/post?q=garden&sort={huge}"), None),
+        (format!("/api/v1/search/{huge}?q=garden"), None),
+    ] {
+        let (status, body) = send(app.req_as(None, Method::GET, &path)).await;
+        assert!(
+            status.is_client_error() || status.is_success(),
+            "{path:.80}: {status} {body}"
+        );
+        if let Some((code, name)) = want {
+            assert_error(status, &body, code, name);
+        }
+    }
+    // Another role's token: a role with no right on the type is refused on both paths
+    // (its own grant decides, not `public`'s).
+    let (status, body) = send(
+        app.req(Method::POST, "/api/v1/manage/roles")
+            .json(&json!({"name": "outsider"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let outsider = app.create_token("outsider", "outsider").await["token"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let (status, body) =
+        send(app.req_as(Some(&outsider), Method::GET, "/api/v1/search/post?q=garden")).await;
+    assert_error(status, &body, 403, "forbidden");
+    let (status, body) = send(app.req_as(
+        Some(&outsider),
+        Method::GET,
+        "/api/v1/manage/search/post?q=garden",
+    ))
+    .await;
+    assert_error(status, &body, 403, "forbidden");
+    // 50 searches at once on the new path: all answered alike.
+    let answers = futures_util::future::join_all((0..50).map(|_| {
+        send(app.req_as(
+            None,
+            Method::GET,
+            "/api/v1/search/post?q=garden&sort=-rating",
+        ))
+    }))
+    .await;
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(titles(&body), ["Garden news", "Garden guide"]);
+    }
 
     // The document types them: the type's entries, and filters only on what the index
     // answers (indexed fields: ranges on numbers and dates only; no text operators).
